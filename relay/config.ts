@@ -1,0 +1,247 @@
+/**
+ * The relay's configuration: typed schema, built-in defaults, and
+ * {@linkcode parseConfig}, which turns TOML text into a checked
+ * {@linkcode RelayConfig}. Keys are the snake_case ones of
+ * docs/operator-contract.md plus the extra ones documented on each field.
+ * Unknown keys are errors, so a typo never silently falls back to a default.
+ *
+ * Paths (`storage.*`, `tls.*`) are kept as written by `parseConfig()`;
+ * `loadConfig()` resolves relative ones against the process working
+ * directory (not the config file's directory), as `deno task start` expects.
+ *
+ * @module
+ */
+
+import { parse } from "smol-toml";
+import { type LoadConfigOptions, readConfigFile, resolveConfigPaths } from "./config_file.ts";
+import { ConfigError, type TomlTable } from "./config_reader.ts";
+import { isDomainName } from "./host_port.ts";
+import { readSections } from "./config_sections.ts";
+
+export { ConfigError } from "./config_reader.ts";
+export { isKvFile } from "./config_sections.ts";
+export type { LoadConfigOptions } from "./config_file.ts";
+
+/** One SMTP listening socket (`[[listen]]`). */
+export interface ListenerConfig {
+  port: number;
+  /** IP to bind; `null` binds all addresses, like a real MTA. */
+  address: string | null;
+  tls: "starttls" | "implicit" | "none";
+  /** Offer AUTH before STARTTLS (legacy devices). */
+  plaintextAuth: boolean;
+  /** Label for logs, e.g. `"submission-2587"`; key `name`, else derived. */
+  name: string;
+  /**
+   * Key `greet_pause`: wait this long before the 220 greeting and drop
+   * clients that talk first (RFC 5321 §3.1: the client waits for the
+   * greeting); 0 turns it off (default).
+   */
+  greetPauseMs: number;
+}
+
+/** The whole relay configuration, with durations in milliseconds. */
+export interface RelayConfig {
+  /** Banner and EHLO name. */
+  hostname: string;
+  /** `kv`: Deno KV path, `":memory:"` or KV Connect URL; `dataDir` holds the generated TLS pair. */
+  storage: { kv: string; spool: string; dataDir: string };
+  /** Replaced as a whole, not merged, when the file has any `[[listen]]`. */
+  listen: ListenerConfig[];
+  /** PEM chain and key; both `null` means a generated self-signed pair. */
+  tls: { cert: string | null; key: string | null };
+  admin: { listen: string; host: string; port: number };
+  /** Empty `nameservers` means the system resolver. */
+  dns: { nameservers: string[]; timeoutMs: number };
+  delivery: {
+    port: number;
+    retryInitialMs: number;
+    retryMaxMs: number;
+    lifetimeMs: number;
+    /** Recipient domain (lower case) -> `host:port`; wins over `smarthost`. */
+    routes: Record<string, string>;
+    /** `host:port` that receives all mail without a route, instead of MX lookup. */
+    smarthost: string | null;
+    concurrency: number;
+    perDestination: number;
+    connectTimeoutMs: number;
+    commandTimeoutMs: number;
+    /** Send a delay warning DSN after this long; `null`: never. */
+    warnAfterMs: number | null;
+  };
+  greylist: {
+    delayMs: number;
+    retryWindowMs: number;
+    passLifetimeMs: number;
+    maxRetries: number;
+  };
+  /** `probeSender` `""` means probes use the null sender `MAIL FROM:<>`. */
+  policy: {
+    dnsbl: string[];
+    uribl: string[];
+    verifySender: boolean;
+    probeSender: string;
+  };
+  smtp: {
+    maxMessageSize: number;
+    maxRecipients: number;
+    maxErrors: number;
+    idleTimeoutMs: number;
+    dataTimeoutMs: number;
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+  };
+  log: { level: "info" | "debug" };
+}
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Built-in defaults, used for every key the file leaves out. */
+export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
+  hostname: defaultHostname(),
+  storage: { kv: "data/relay.kv", spool: "data/spool", dataDir: "data" },
+  listen: [
+    listener(2525, "starttls", "smtp-2525"),
+    listener(2587, "starttls", "submission-2587"),
+    listener(2465, "implicit", "submissions-2465"),
+  ],
+  tls: { cert: null, key: null },
+  // Admin binds loopback only (architecture.md): reach it over SSH or a proxy.
+  admin: { listen: "127.0.0.1:8025", host: "127.0.0.1", port: 8025 },
+  // resolv.conf's default timeout is 5 s; DNSBL lookups must not stall a session.
+  dns: { nameservers: [], timeoutMs: 5 * SECOND },
+  delivery: {
+    port: 25,
+    retryInitialMs: 5 * MINUTE,
+    retryMaxMs: 4 * HOUR,
+    lifetimeMs: 5 * DAY,
+    routes: {},
+    smarthost: null,
+    // Postfix: default_process_limit 100, default_destination_concurrency_limit 20.
+    concurrency: 100,
+    perDestination: 20,
+    // RFC 5321 sets no connect timeout; 30 s is Postfix's smtp_connect_timeout.
+    connectTimeoutMs: 30 * SECOND,
+    // RFC 5321 §4.5.3.2.1-4: 5 min for the greeting, MAIL, RCPT (DATA end: 10 min, §4.5.3.2.6).
+    commandTimeoutMs: 5 * MINUTE,
+    warnAfterMs: null,
+  },
+  greylist: {
+    delayMs: 5 * MINUTE,
+    retryWindowMs: 2 * DAY,
+    passLifetimeMs: 35 * DAY,
+    maxRetries: 10,
+  },
+  // Off by default: public DNSBLs refuse queries from big public resolvers,
+  // and sender callouts cost a connection per new sender.
+  policy: { dnsbl: [], uribl: [], verifySender: false, probeSender: "" },
+  smtp: {
+    maxMessageSize: 209_715_200, // 200 MiB, advertised with SIZE (RFC 1870)
+    // RFC 5321 §4.5.3.1.8: at least 100 must be accepted; clients send the rest
+    // in another transaction after 452 (§4.5.3.1.10). 100 also keeps a queue
+    // entry listing every recipient well under Deno KV's 64 KiB value limit.
+    maxRecipients: 100,
+    maxErrors: 10,
+    // RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for a command.
+    idleTimeoutMs: 5 * MINUTE,
+    dataTimeoutMs: 5 * MINUTE,
+    maxConnections: 1000,
+    // Postfix smtpd_client_connection_count_limit.
+    maxConnectionsPerIp: 50,
+  },
+  log: { level: "info" },
+});
+
+/**
+ * Parses TOML text into a checked config, filling defaults; throws
+ * {@linkcode ConfigError} with a one-line message that names the bad key.
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig('[delivery]\nretry_initial = "10m"\n');
+ * config.delivery.retryInitialMs; // 600_000
+ * ```
+ */
+export function parseConfig(
+  text: string,
+  options: { source?: string } = {},
+): RelayConfig {
+  const source = options.source ?? null;
+  let doc: TomlTable;
+  try {
+    doc = parse(text) as TomlTable;
+  } catch (error) {
+    const where = source === null ? "" : ` ${JSON.stringify(source)}`;
+    throw new ConfigError(
+      `Cannot parse config${where}: ${tomlErrorDetail(error)}`,
+      { source, cause: error },
+    );
+  }
+  try {
+    return readSections(doc, DEFAULT_CONFIG);
+  } catch (error) {
+    if (error instanceof ConfigError) error.source = source;
+    throw error;
+  }
+}
+
+/**
+ * Finds, reads and checks the config file (`--config FILE`, else
+ * `RELAY_CONFIG`, else `./relay.toml` if present, else built-in defaults),
+ * then resolves relative paths against `cwd`. `source` is the absolute file
+ * path, or `null` for the defaults. Throws {@linkcode ConfigError}.
+ *
+ * @example
+ * ```ts
+ * const { config, source } = await loadConfig({ path: flags.config });
+ * ```
+ */
+export async function loadConfig(
+  options: LoadConfigOptions = {},
+): Promise<{ config: RelayConfig; source: string | null }> {
+  const cwd = options.cwd ?? Deno.cwd();
+  const file = await readConfigFile({ ...options, cwd });
+  const config = file === null ? DEFAULT_CONFIG : parseConfig(file.text, { source: file.source });
+  return {
+    config: resolveConfigPaths(config, cwd),
+    source: file?.source ?? null,
+  };
+}
+
+function listener(
+  port: number,
+  tls: ListenerConfig["tls"],
+  name: string,
+): ListenerConfig {
+  return { port, address: null, tls, plaintextAuth: false, name, greetPauseMs: 0 };
+}
+
+/** The machine's name when it is a usable domain name, else `"localhost"`. */
+function defaultHostname(): string {
+  // Ask first: without --allow-sys, Deno.hostname() would prompt or throw.
+  const state = Deno.permissions.querySync({ name: "sys", kind: "hostname" });
+  if (state.state !== "granted") return "localhost";
+  const name = Deno.hostname().toLowerCase();
+  return isDomainName(name) ? name : "localhost";
+}
+
+/** Reduces a smol-toml error (message, blank line, code excerpt) to one line. */
+function tomlErrorDetail(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const first = message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+  const { line, column } = error as { line?: unknown; column?: unknown };
+  return typeof line === "number" && typeof column === "number"
+    ? `${first} at line ${line}, column ${column}`
+    : first;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
