@@ -1,0 +1,123 @@
+/**
+ * Hosted domains: the domains this relay accepts inbound mail for and that
+ * submission accounts belong to. Stored at `["domain", name]`.
+ */
+
+import { type DomainPatch, validateDomainName, validateDomainPatch } from "./domain_rules.ts";
+import { ConflictError, NotFoundError } from "./errors.ts";
+import { accountPrefix, domainKey, domainPrefix } from "./keys.ts";
+import { transact } from "./transact.ts";
+import { retryLocked } from "./open.ts";
+
+/** One hosted domain as stored in KV. */
+export interface DomainRecord {
+  /** Lowercased LDH name, no trailing dot. */
+  name: string;
+  /** `host:port` that inbound mail is forwarded to; null: deliver by MX. */
+  destination: string | null;
+  /** Greylist inbound mail for this domain. */
+  greylist: boolean;
+  /** Address that receives reports about the domain. */
+  postmaster: string | null;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+}
+
+/** Input of {@linkcode addDomain}: a name plus any of the settings. */
+export interface DomainInput extends DomainPatch {
+  name: string;
+}
+
+/** Add a hosted domain; throws ConflictError when it exists, RangeError/TypeError on bad input. */
+export async function addDomain(
+  kv: Deno.Kv,
+  input: DomainInput,
+  now: number,
+): Promise<DomainRecord> {
+  const { name: rawName, ...settings } = input;
+  const name = validateDomainName(rawName);
+  const patch = validateDomainPatch(settings);
+  const record: DomainRecord = {
+    name,
+    destination: patch.destination ?? null,
+    greylist: patch.greylist ?? false,
+    postmaster: patch.postmaster ?? null,
+    createdAt: now,
+  };
+  const key = domainKey(name);
+  const commit = await retryLocked(() =>
+    kv.atomic().check({ key, versionstamp: null }).set(key, record).commit()
+  );
+  if (!commit.ok) {
+    throw new ConflictError(`Cannot add domain "${name}": already exists`);
+  }
+  return record;
+}
+
+/** Read one hosted domain, or null; the name is matched case-insensitively. */
+export async function getDomain(
+  kv: Deno.Kv,
+  name: string,
+): Promise<DomainRecord | null> {
+  const key = domainKey(name.toLowerCase());
+  return (await retryLocked(() => kv.get<DomainRecord>(key))).value;
+}
+
+/** Every hosted domain, sorted by name. */
+export async function listDomains(kv: Deno.Kv): Promise<DomainRecord[]> {
+  return await retryLocked(async () => {
+    const out: DomainRecord[] = [];
+    for await (const entry of kv.list<DomainRecord>({ prefix: domainPrefix() })) {
+      out.push(entry.value);
+    }
+    return out;
+  });
+}
+
+/** Change settings of a hosted domain and return the new record. */
+export async function updateDomain(
+  kv: Deno.Kv,
+  name: string,
+  patch: DomainPatch,
+): Promise<DomainRecord> {
+  const lower = name.toLowerCase();
+  const changes = validateDomainPatch({ ...patch });
+  const key = domainKey(lower);
+  return await transact(kv, async () => {
+    const entry = await kv.get<DomainRecord>(key);
+    if (entry.value === null) {
+      throw new NotFoundError(`Cannot update domain "${lower}": not found`);
+    }
+    const record = { ...entry.value, ...changes };
+    return { atomic: (op) => op.check(entry).set(key, record), result: record };
+  }, { action: `update domain "${lower}"` });
+}
+
+/** Delete a hosted domain; refused with ConflictError while accounts still belong to it. */
+export async function deleteDomain(kv: Deno.Kv, name: string): Promise<void> {
+  const lower = name.toLowerCase();
+  const key = domainKey(lower);
+  await transact(kv, async () => {
+    const entry = await kv.get<DomainRecord>(key);
+    if (entry.value === null) {
+      throw new NotFoundError(`Cannot delete domain "${lower}": not found`);
+    }
+    const users: string[] = [];
+    for await (
+      const account of kv.list<{ login: string; domain: string }>({
+        prefix: accountPrefix(),
+      })
+    ) {
+      if (account.value.domain === lower) users.push(account.value.login);
+    }
+    if (users.length > 0) {
+      const shown = users.slice(0, 3).join(", ") + (users.length > 3 ? ", ..." : "");
+      throw new ConflictError(
+        `Cannot delete domain "${lower}": ${users.length} account(s) still use it (${shown})`,
+      );
+    }
+    // addAccount rewrites the domain record in the same commit as the new
+    // account, so this check fails if an account was added since the scan.
+    return { atomic: (op) => op.check(entry).delete(key), result: undefined };
+  }, { action: `delete domain "${lower}"` });
+}

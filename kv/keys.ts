@@ -1,0 +1,61 @@
+/**
+ * Every Deno KV key the relay uses is built here, so the layout can be read
+ * in one place and no other file spells a key by hand.
+ *
+ * | Key                             | Value              | Written by          |
+ * | ------------------------------- | ------------------ | ------------------- |
+ * | `["domain", name]`              | `DomainRecord`     | kv/domains.ts       |
+ * | `["account", login]`            | `AccountRecord`    | kv/accounts.ts      |
+ * | `["queue", id]`                 | `QueueEntry`       | kv/queue.ts         |
+ * | `["admin", "password"]`         | scrypt hash string | kv/admin_auth.ts    |
+ *
+ * Reserved namespaces for later work (architecture.md, "Data in Deno KV"):
+ * `["greylist", ip|net, sender, rcpt]`, `["verify", address]`,
+ * `["block", ip]`, `["usage", login, day]`. Add their builders here.
+ *
+ * Names are stored already normalised (lowercased domains), so the key is
+ * the identity: callers normalise before building a key.
+ */
+
+/** Namespace prefixes, the first part of every key. */
+export const NAMESPACE = {
+  domain: "domain",
+  account: "account",
+  queue: "queue",
+  admin: "admin",
+} as const;
+
+/** Key of one hosted domain record. */
+export function domainKey(name: string): Deno.KvKey {
+  return [NAMESPACE.domain, name];
+}
+
+/** Prefix that lists every hosted domain. */
+export function domainPrefix(): Deno.KvKey {
+  return [NAMESPACE.domain];
+}
+
+/** Key of one submission account record. */
+export function accountKey(login: string): Deno.KvKey {
+  return [NAMESPACE.account, login];
+}
+
+/** Prefix that lists every submission account. */
+export function accountPrefix(): Deno.KvKey {
+  return [NAMESPACE.account];
+}
+
+/** Key of one queue entry. */
+export function queueKey(id: string): Deno.KvKey {
+  return [NAMESPACE.queue, id];
+}
+
+/** Prefix that lists the queue, oldest id first (ids are time-sortable). */
+export function queuePrefix(): Deno.KvKey {
+  return [NAMESPACE.queue];
+}
+
+/** Key of the admin UI password hash. */
+export function adminPasswordKey(): Deno.KvKey {
+  return [NAMESPACE.admin, "password"];
+}
