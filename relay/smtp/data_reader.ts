@@ -1,0 +1,189 @@
+/**
+ * The DATA body decoder (RFC 5321 §4.1.1.4, §4.5.2): finds the end of data,
+ * removes dot-stuffing and normalises line endings to CRLF.
+ *
+ * Only the raw sequence CR LF "." CR LF ends the data (the leading CR LF may
+ * be the start of the data). A bare LF or bare CR never starts a line for
+ * that purpose, so `\n.\n`, `\r.\r`, `\n.\r\n`, `\r\n.\n` and `\r\n.\r` are
+ * content: no SMTP smuggling. Bare LF and bare CR are rewritten to CRLF (like
+ * Postfix's `smtpd_forbid_bare_newline = normalize`) and flagged.
+ *
+ * Pure: a small state machine over bytes, safe at every chunk boundary.
+ *
+ * @module
+ */
+
+/** What one pushed chunk produced. */
+export interface DataChunk {
+  /** Decoded bytes to append, in order; views of the input or shared constants, never to be mutated. */
+  content: Uint8Array[];
+  /** Whether the terminator was seen. */
+  done: boolean;
+  /** The bytes after the terminator (pipelined commands); empty unless done. */
+  rest: Uint8Array;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const CRLF = new Uint8Array([CR, LF]);
+const JUST_LF = CRLF.subarray(1);
+const EMPTY = new Uint8Array(0);
+// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
+const LINE_MAX = 1000;
+
+// Where the decoder is, relative to the last real CRLF.
+/** At the start of a line: after a real CRLF, or at the start of the data. */
+const LINE_START = 0;
+/** Inside a line. */
+const TEXT = 1;
+/** A CR was copied; an LF makes it a real line end, anything else a bare CR. */
+const AFTER_CR = 2;
+/** A "." at the start of a line was dropped. */
+const DOT_SEEN = 3;
+/** "." CR at the start of a line, both held back: an LF ends the data. */
+const DOT_CR = 4;
+/** The terminator was seen. */
+const DONE = 5;
+type State =
+  | typeof LINE_START
+  | typeof TEXT
+  | typeof AFTER_CR
+  | typeof DOT_SEEN
+  | typeof DOT_CR
+  | typeof DONE;
+
+/** Decodes a DATA body as it arrives, chunk by chunk. */
+export class DataReader {
+  #maxSize: number;
+  #state: State = LINE_START;
+  #size = 0;
+  #lineLength = 0;
+  #tooLarge = false;
+  #longLine = false;
+  #bare = false;
+
+  /** Creates a reader; `maxSize` caps the decoded content in octets. */
+  constructor(options: { maxSize: number }) {
+    this.#maxSize = options.maxSize;
+  }
+
+  /** Decodes one chunk; throws a TypeError if called after the terminator. */
+  push(chunk: Uint8Array): DataChunk {
+    if (this.#state === DONE) {
+      throw new TypeError("Cannot push data: the end of data was already seen");
+    }
+    const out: Uint8Array[] = [];
+    const n = chunk.length;
+    let i = 0;
+    let run = 0; // start of the bytes copied unchanged since the last edit
+    let nextCr = -2; // cached positions of the next CR and LF (-2: unknown)
+    let nextLf = -2;
+    while (i < n) {
+      switch (this.#state) {
+        case LINE_START:
+          if (chunk[i] === DOT) {
+            this.#emit(out, chunk, run, i);
+            run = ++i;
+            this.#state = DOT_SEEN;
+          } else {
+            this.#state = TEXT;
+          }
+          break;
+        case TEXT: {
+          if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);
+          if (nextLf !== -1 && nextLf < i) nextLf = chunk.indexOf(LF, i);
+          const stop = nextCr === -1 ? nextLf : nextLf === -1 ? nextCr : Math.min(nextCr, nextLf);
+          if (stop === -1) {
+            this.#addToLine(n - i);
+            i = n;
+          } else if (chunk[stop] === CR) {
+            this.#addToLine(stop - i);
+            this.#lineLength = 0;
+            i = stop + 1;
+            this.#state = AFTER_CR;
+          } else {
+            this.#addToLine(stop - i);
+            this.#lineLength = 0;
+            this.#emit(out, chunk, run, stop);
+            this.#emitConstant(out, CRLF); // bare LF
+            run = i = stop + 1;
+          }
+          break;
+        }
+        case AFTER_CR:
+          if (chunk[i] === LF) {
+            i++;
+            this.#state = LINE_START;
+          } else {
+            this.#emit(out, chunk, run, i);
+            this.#emitConstant(out, JUST_LF); // bare CR
+            run = i;
+            this.#state = TEXT;
+          }
+          break;
+        case DOT_SEEN:
+          if (chunk[i] === CR) {
+            run = ++i;
+            this.#state = DOT_CR;
+          } else {
+            this.#state = TEXT; // the dropped dot was stuffing
+          }
+          break;
+        case DOT_CR:
+          if (chunk[i] === LF) {
+            this.#state = DONE;
+            return { content: out, done: true, rest: chunk.subarray(i + 1) };
+          }
+          // "." and a bare CR: the dot was stuffing, the CR becomes CRLF.
+          this.#lineLength = 0;
+          this.#emitConstant(out, CRLF);
+          run = i;
+          this.#state = TEXT;
+          break;
+      }
+    }
+    this.#emit(out, chunk, run, n);
+    return { content: out, done: false, rest: EMPTY };
+  }
+
+  /** Decoded octets counted so far, including those discarded past `maxSize`. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Whether the content exceeded `maxSize`; content is then discarded until the terminator. */
+  get tooLarge(): boolean {
+    return this.#tooLarge;
+  }
+
+  /** Whether some line was over 1000 octets including CRLF (RFC 5321 §4.5.3.1.6). */
+  get longLine(): boolean {
+    return this.#longLine;
+  }
+
+  /** Whether a bare LF or bare CR was seen (and normalised to CRLF). */
+  get bareLineEnding(): boolean {
+    return this.#bare;
+  }
+
+  #addToLine(octets: number): void {
+    this.#lineLength += octets;
+    if (this.#lineLength > LINE_MAX - 2) this.#longLine = true;
+  }
+
+  #emit(out: Uint8Array[], chunk: Uint8Array, from: number, to: number): void {
+    if (to > from) this.#append(out, chunk.subarray(from, to));
+  }
+
+  #emitConstant(out: Uint8Array[], bytes: Uint8Array): void {
+    this.#bare = true;
+    this.#append(out, bytes);
+  }
+
+  #append(out: Uint8Array[], bytes: Uint8Array): void {
+    this.#size += bytes.length;
+    if (this.#size > this.#maxSize) this.#tooLarge = true;
+    if (!this.#tooLarge) out.push(bytes);
+  }
+}

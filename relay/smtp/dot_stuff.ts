@@ -1,0 +1,63 @@
+/**
+ * Dot-stuffing for the outbound client (RFC 5321 §4.5.2), the reverse of
+ * `data_reader.ts`.
+ *
+ * Pure: message bytes in, wire bytes out.
+ *
+ * @module
+ */
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+
+/** Turns CRLF-normalised message content into DATA wire bytes, chunk by chunk. */
+export class DotStuffer {
+  // The last two bytes pushed (-1: none yet), to find CRLF across chunks.
+  #last = -1;
+  #beforeLast = -1;
+  #empty = true;
+  #ended = false;
+
+  /** Returns the wire bytes for `chunk`: a "." is added to every line that starts with "." */
+  push(chunk: Uint8Array): Uint8Array {
+    if (this.#ended) throw new TypeError("Cannot push data: end() was already called");
+    const n = chunk.length;
+    if (n === 0) return chunk;
+    // Offsets of the dots to double: at a line start (content start or after CRLF).
+    const dots: number[] = [];
+    if (chunk[0] === DOT && this.#atLineStart()) dots.push(0);
+    for (let lf = chunk.indexOf(LF); lf !== -1 && lf + 1 < n; lf = chunk.indexOf(LF, lf + 1)) {
+      const cr = lf > 0 ? chunk[lf - 1] : this.#last;
+      if (cr === CR && chunk[lf + 1] === DOT) dots.push(lf + 1);
+    }
+    this.#beforeLast = n > 1 ? chunk[n - 2] : this.#last;
+    this.#last = chunk[n - 1];
+    this.#empty = false;
+    if (dots.length === 0) return chunk;
+    const wire = new Uint8Array(n + dots.length);
+    let from = 0;
+    let to = 0;
+    for (const dot of dots) {
+      wire.set(chunk.subarray(from, dot), to);
+      to += dot - from;
+      wire[to++] = DOT; // the stuffed dot; the original follows
+      from = dot;
+    }
+    wire.set(chunk.subarray(from), to);
+    return wire;
+  }
+
+  /** Returns the end-of-data bytes: a CRLF if the content lacked a final one, then ".\r\n". */
+  end(): Uint8Array {
+    if (this.#ended) throw new TypeError("Cannot end data: end() was already called");
+    this.#ended = true;
+    // An empty message is sent as a lone ".\r\n", which the reader decodes as empty.
+    if (this.#empty || this.#atLineStart()) return new Uint8Array([DOT, CR, LF]);
+    return new Uint8Array([CR, LF, DOT, CR, LF]);
+  }
+
+  #atLineStart(): boolean {
+    return this.#empty || (this.#beforeLast === CR && this.#last === LF);
+  }
+}
