@@ -69,7 +69,10 @@ export async function loadOrCreateCertificate(
   if (stored !== null && isUsable(stored, options.hostname)) {
     return { ...stored, generated: false };
   }
-  const pair = generateSelfSignedCertificate(options.hostname);
+  // Local names too, so `swaks --tls` or a test client on this host can verify it.
+  const pair = generateSelfSignedCertificate(options.hostname, {
+    ipAddresses: ["localhost", "127.0.0.1", "::1"],
+  });
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   // The key is written first and the certificate last: a crash in between
   // leaves a pair that does not match and is regenerated on the next start.

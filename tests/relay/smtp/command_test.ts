@@ -3,7 +3,10 @@ import { parseCommand } from "../../../relay/smtp/command.ts";
 
 Deno.test("parseCommand() reads verbs case-insensitively", () => {
   assert.deepEqual(parseCommand("ehlo client.example"), { kind: "ehlo", domain: "client.example" });
-  assert.deepEqual(parseCommand("MaIl FrOm:<a@b.example>"), { kind: "mail", argument: "<a@b.example>" });
+  assert.deepEqual(parseCommand("MaIl FrOm:<a@b.example>"), {
+    kind: "mail",
+    argument: "<a@b.example>",
+  });
   assert.deepEqual(parseCommand("RCPT TO: <a@b.example> NOTIFY=NEVER"), {
     kind: "rcpt",
     argument: "<a@b.example> NOTIFY=NEVER",

@@ -8,7 +8,11 @@ Deno.test("REPLY entries have an enhanced class that matches the code class", ()
       continue;
     }
     assert.match(reply.enhanced, /^[245]\.\d{1,3}\.\d{1,3}$/, name);
-    assert.equal(reply.enhanced[0], String(reply.code)[0], `${name}: ${reply.code} ${reply.enhanced}`);
+    assert.equal(
+      reply.enhanced[0],
+      String(reply.code)[0],
+      `${name}: ${reply.code} ${reply.enhanced}`,
+    );
   }
 });
 

@@ -138,7 +138,9 @@ Deno.test("SmtpSession answers unknown, bad-syntax and sequence errors with the 
   assert.deepEqual(codes(s, "MAIL FROM:<a@b.example>"), [503]);
   assert.deepEqual(codes(s, "DATA"), [554]);
   assert.deepEqual(codes(s, "RCPT TO:<x@y.example> NOTIFY=NEVER,SUCCESS"), [501]);
-  assert.deepEqual(codes(s, "RCPT TO:<x@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@y"), [250]);
+  assert.deepEqual(codes(s, "RCPT TO:<x@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@y"), [
+    250,
+  ]);
   assert.deepEqual(codes(s, "VRFY x@y.example"), [252]);
   assert.deepEqual(drive(s, "DATA"), {
     replies: ["354 End data with <CR><LF>.<CR><LF>"],

@@ -1,0 +1,93 @@
+/**
+ * relay: an SMTP relay with an admin page, in one process.
+ *
+ * `main.ts serve [--config FILE]` runs the server; every other verb is the
+ * command-line interface over the same KV store (see README.md).
+ *
+ * @module
+ */
+
+import { runCli } from "./cli/run.ts";
+import { openStore } from "./kv/open.ts";
+import { ConfigError, loadConfig, type RelayConfig } from "./relay/config.ts";
+import { jsonLogger, type Logger } from "./relay/log.ts";
+import { loadOrCreateCertificate } from "./relay/net/certificate.ts";
+import { createSecureContext } from "./relay/net/tls.ts";
+import { createSessionPolicy } from "./relay/policy/session_policy.ts";
+import { createQueueSink } from "./relay/queue/accept.ts";
+import { Spool } from "./relay/queue/spool.ts";
+import { startSmtpServer } from "./relay/server.ts";
+
+/** Splits `--config FILE` / `--config=FILE` out of the arguments. */
+function takeConfigFlag(args: string[]): { path: string | null; rest: string[] } {
+  const rest: string[] = [];
+  let path: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--config") {
+      path = args[++i] ?? "";
+      if (path === "") throw new ConfigError("Option --config needs a file name");
+    } else if (args[i].startsWith("--config=")) path = args[i].slice(9);
+    else rest.push(args[i]);
+  }
+  return { path, rest };
+}
+
+async function serve(config: RelayConfig, logger: Logger): Promise<void> {
+  const kv = await openStore(config.storage.kv);
+  const spool = new Spool(config.storage.spool);
+  await spool.init();
+  const pem = await loadOrCreateCertificate({
+    cert: config.tls.cert,
+    key: config.tls.key,
+    dataDir: config.storage.dataDir,
+    hostname: config.hostname,
+  });
+  if (pem.generated) logger.warn("tls.selfsigned", { dataDir: config.storage.dataDir });
+  const server = await startSmtpServer(config, {
+    policy: createSessionPolicy({ kv }),
+    sink: createQueueSink({ kv, spool, node: config.hostname }),
+    logger,
+    secureContext: createSecureContext(pem),
+  });
+  logger.info("relay.started", { hostname: config.hostname, ports: server.ports.join(",") });
+
+  const stop = async (signal: string) => {
+    logger.info("relay.stopping", { signal });
+    await server.close(10_000);
+    kv.close();
+    logger.info("relay.stopped", {});
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  let loaded;
+  try {
+    parsed = takeConfigFlag(args);
+    loaded = await loadConfig({ path: parsed.path, env: Deno.env.toObject() });
+  } catch (err) {
+    console.error(`relay: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+  const { config } = loaded;
+  if (parsed.rest[0] === "serve") {
+    const logger = jsonLogger({ debug: config.log.level === "debug" });
+    await serve(config, logger);
+    return -1; // keep running
+  }
+  const result = await runCli(parsed.rest, {
+    kvPath: config.storage.kv,
+    stdin: Deno.stdin.readable,
+  });
+  if (result.stdout) await Deno.stdout.write(new TextEncoder().encode(result.stdout));
+  if (result.stderr) await Deno.stderr.write(new TextEncoder().encode(result.stderr));
+  return result.code;
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  if (code >= 0) Deno.exit(code);
+}

@@ -1,0 +1,149 @@
+/**
+ * The spool: message bodies on disk, one file per queue id.
+ *
+ * A message is written to `tmp/`, fsynced, then renamed into place and the
+ * directory fsynced, so a file in the spool directory is always complete.
+ * The queue entry in KV is committed only after that (see `accept.ts`).
+ *
+ * @module
+ */
+
+// Buffer small writes; one write per 64 KiB keeps syscalls few and memory bounded.
+const WRITE_BUFFER = 64 * 1024;
+
+/** A message being written to the spool. */
+export class SpoolWriter {
+  #file: Deno.FsFile;
+  #tmpPath: string;
+  #finalPath: string;
+  #dir: string;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #size = 0;
+  #closed = false;
+
+  constructor(file: Deno.FsFile, paths: { tmp: string; final: string; dir: string }) {
+    this.#file = file;
+    this.#tmpPath = paths.tmp;
+    this.#finalPath = paths.final;
+    this.#dir = paths.dir;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Appends bytes; resolves once memory use is back under the buffer size. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (chunk.length === 0) return;
+    // The caller may reuse its buffer: keep a copy only of what we hold on to.
+    this.#chunks.push(chunk.slice());
+    this.#buffered += chunk.length;
+    this.#size += chunk.length;
+    if (this.#buffered >= WRITE_BUFFER) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#buffered === 0) return;
+    const data = this.#chunks.length === 1 ? this.#chunks[0] : concat(this.#chunks, this.#buffered);
+    this.#chunks = [];
+    this.#buffered = 0;
+    let offset = 0;
+    while (offset < data.length) offset += await this.#file.write(data.subarray(offset));
+  }
+
+  /** Flushes, fsyncs and moves the file into place; returns its size. */
+  async finish(): Promise<number> {
+    await this.#flush();
+    await this.#file.sync();
+    this.#file.close();
+    this.#closed = true;
+    await Deno.rename(this.#tmpPath, this.#finalPath);
+    await syncDirectory(this.#dir);
+    return this.#size;
+  }
+
+  /** Drops the partial file (message refused or connection lost). */
+  async abort(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#file.close();
+      } catch { /* already closed */ }
+    }
+    await Deno.remove(this.#tmpPath).catch(() => {});
+  }
+}
+
+/** The spool directory. */
+export class Spool {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Creates the directories. */
+  async init(): Promise<void> {
+    await Deno.mkdir(`${this.dir}/tmp`, { recursive: true });
+  }
+
+  /** The file name of a queue id inside the spool directory. */
+  fileName(id: string): string {
+    return `${id}.eml`;
+  }
+
+  /** The path of a stored message. */
+  path(id: string): string {
+    return `${this.dir}/${this.fileName(id)}`;
+  }
+
+  /** Starts writing a message. */
+  async create(id: string): Promise<SpoolWriter> {
+    const tmp = `${this.dir}/tmp/${id}`;
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+    return new SpoolWriter(file, { tmp, final: this.path(id), dir: this.dir });
+  }
+
+  /** Removes a stored message (after its queue entry is gone). */
+  async remove(id: string): Promise<void> {
+    await Deno.remove(this.path(id)).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+
+  /** Reads a stored message whole (small messages; delivery streams instead). */
+  async read(id: string): Promise<Uint8Array> {
+    return await Deno.readFile(this.path(id));
+  }
+
+  /** Ids of the complete messages on disk. */
+  async list(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const entry of Deno.readDir(this.dir)) {
+      if (entry.isFile && entry.name.endsWith(".eml")) ids.push(entry.name.slice(0, -4));
+    }
+    return ids;
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+/** Makes a rename durable: fsync the directory that holds the entry. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
