@@ -1,0 +1,264 @@
+/**
+ * Pure command-line parsing: argv in, a typed {@linkcode CliCommand} out, or
+ * a {@linkcode CliUsageError} that says what was wrong. No KV, no I/O.
+ */
+
+import { parseArgs } from "node:util";
+
+/** Settings given to `domain add` / `domain set`, still unvalidated (kv/ checks them). */
+export interface DomainFlags {
+  destination?: string;
+  greylist?: boolean;
+  postmaster?: string;
+}
+
+/** Settings given to `account set`, keyed like kv's AccountPatch, still unvalidated. */
+export type AccountFlags = Record<string, string | string[] | boolean>;
+
+/** One parsed command line. */
+export type CliCommand =
+  | { kind: "help" }
+  | { kind: "domain-add"; name: string; flags: DomainFlags }
+  | { kind: "domain-set"; name: string; flags: DomainFlags }
+  | { kind: "domain-list" }
+  | { kind: "domain-delete"; name: string }
+  | { kind: "account-add"; type: string; login: string; password: string }
+  | { kind: "account-set"; login: string; flags: AccountFlags }
+  | { kind: "account-list" }
+  | { kind: "account-show"; login: string }
+  | { kind: "account-delete"; login: string }
+  | { kind: "admin-password" }
+  | { kind: "queue-list" }
+  | { kind: "queue-show"; id: string };
+
+/** The command line is malformed; `action` says what was being attempted (e.g. `add account`). */
+export class CliUsageError extends SyntaxError {
+  /** What the user was trying to do, for the `relay: cannot <action>: ...` line. */
+  action: string | null;
+  /** Build the error with the attempted action (null when the command itself is unknown). */
+  constructor(action: string | null, message: string) {
+    super(message);
+    this.name = "CliUsageError";
+    this.action = action;
+  }
+}
+
+type ParsedValues = Record<string, string | boolean | string[] | undefined>;
+
+type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+
+/** `--config FILE` is read by main.ts; every verb accepts and ignores it here. */
+const GLOBAL_OPTIONS: OptionSpec = { config: { type: "string" } };
+
+const DOMAIN_OPTIONS: OptionSpec = {
+  destination: { type: "string" },
+  postmaster: { type: "string" },
+};
+
+/** `account set` flags and the AccountPatch field each one fills. */
+const ACCOUNT_SET_FLAGS = {
+  "password": { field: "password", kind: "text" },
+  "enabled": { field: "enabled", kind: "bool" },
+  "ipv4": { field: "ipv4", kind: "text" },
+  "ipv6": { field: "ipv6", kind: "text" },
+  "alt-ipv4": { field: "altIpv4", kind: "text" },
+  "alt-ipv6": { field: "altIpv6", kind: "text" },
+  "bcc": { field: "bcc", kind: "list" },
+  "mirror": { field: "mirror", kind: "list" },
+  "identities": { field: "identities", kind: "bool" },
+  "subdomains": { field: "subdomains", kind: "bool" },
+  "errors": { field: "errors", kind: "text" },
+  "level": { field: "level", kind: "text" },
+  "postmaster": { field: "postmaster", kind: "text" },
+} as const;
+
+/** Make node:util's messages fit our one-line style: `unknown option "--foo"`. */
+function usageDetail(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option "${option}"`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (/does not take an argument/.test(message)) {
+      return `option "${option}" does not take a value`;
+    }
+    return `option "${option}" needs a value (write ${option}=VALUE for one starting with "-")`;
+  }
+  return message.split("\n")[0].replace(/\.$/, "");
+}
+
+/**
+ * Parse one verb's options strictly. `action` is the bare action ("update
+ * account"): before parsing we cannot tell which argument is the target.
+ */
+function parseVerb(
+  action: string,
+  args: string[],
+  options: OptionSpec,
+  positionals: string[],
+): { values: ParsedValues; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw new CliUsageError(action, usageDetail(error));
+  }
+  const given = parsed.positionals;
+  if (given.length < positionals.length) {
+    throw new CliUsageError(action, `missing ${positionals[given.length]}`);
+  }
+  if (given.length > positionals.length) {
+    throw new CliUsageError(action, `unexpected argument "${given[positionals.length]}"`);
+  }
+  // Only string options are `multiple`, so lists hold strings.
+  return { values: parsed.values as ParsedValues, positionals: given };
+}
+
+function boolFlag(action: string, flag: string, field: string, value: string): boolean {
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new CliUsageError(
+    action,
+    `cannot set "${field}": --${flag} must be true or false, got "${value}"`,
+  );
+}
+
+function parseDomain(verb: string, rest: string[]): CliCommand {
+  switch (verb) {
+    case "add":
+    case "set": {
+      const base = `${verb === "add" ? "add" : "update"} domain`;
+      const spec: OptionSpec = verb === "add"
+        ? { ...DOMAIN_OPTIONS, greylist: { type: "boolean" } }
+        : { ...DOMAIN_OPTIONS, greylist: { type: "string" } };
+      const { values, positionals } = parseVerb(base, rest, spec, ["DOMAIN"]);
+      const action = `${base} "${positionals[0]}"`;
+      const flags: DomainFlags = {};
+      if (values.destination !== undefined) flags.destination = values.destination as string;
+      if (values.postmaster !== undefined) flags.postmaster = values.postmaster as string;
+      if (typeof values.greylist === "boolean") flags.greylist = values.greylist;
+      if (typeof values.greylist === "string") {
+        flags.greylist = boolFlag(action, "greylist", "greylist", values.greylist);
+      }
+      if (verb === "set" && Object.keys(flags).length === 0) {
+        throw new CliUsageError(action, "nothing to change (give at least one option)");
+      }
+      return { kind: verb === "add" ? "domain-add" : "domain-set", name: positionals[0], flags };
+    }
+    case "list":
+      parseVerb("list domains", rest, {}, []);
+      return { kind: "domain-list" };
+    case "delete": {
+      const { positionals } = parseVerb("delete domain", rest, {}, ["DOMAIN"]);
+      return { kind: "domain-delete", name: positionals[0] };
+    }
+  }
+  throw new CliUsageError(null, unknownVerb("domain", verb, ["add", "set", "list", "delete"]));
+}
+
+function parseAccountAdd(rest: string[]): CliCommand {
+  const spec: OptionSpec = {
+    type: { type: "string" },
+    login: { type: "string" },
+    password: { type: "string" },
+  };
+  const { values } = parseVerb("add account", rest, spec, []);
+  const action = values.login === undefined ? "add account" : `add account "${values.login}"`;
+  for (const name of ["type", "login", "password"]) {
+    if (values[name] === undefined) {
+      throw new CliUsageError(action, `option "--${name}" is required`);
+    }
+  }
+  return {
+    kind: "account-add",
+    type: values.type as string,
+    login: values.login as string,
+    password: values.password as string,
+  };
+}
+
+function parseAccountSet(rest: string[]): CliCommand {
+  const spec: OptionSpec = {};
+  for (const [flag, { kind }] of Object.entries(ACCOUNT_SET_FLAGS)) {
+    spec[flag] = { type: "string", multiple: kind === "list" };
+  }
+  const { values, positionals } = parseVerb("update account", rest, spec, ["LOGIN"]);
+  const action = `update account "${positionals[0]}"`;
+  const flags: AccountFlags = {};
+  for (const [flag, { field, kind }] of Object.entries(ACCOUNT_SET_FLAGS)) {
+    const value = values[flag];
+    if (value === undefined) continue;
+    flags[field] = kind === "bool"
+      ? boolFlag(action, flag, field, value as string)
+      : value as string | string[];
+  }
+  if (Object.keys(flags).length === 0) {
+    throw new CliUsageError(action, "nothing to change (give at least one option)");
+  }
+  return { kind: "account-set", login: positionals[0], flags };
+}
+
+function parseAccount(verb: string, rest: string[]): CliCommand {
+  switch (verb) {
+    case "add":
+      return parseAccountAdd(rest);
+    case "set":
+      return parseAccountSet(rest);
+    case "list":
+      parseVerb("list accounts", rest, {}, []);
+      return { kind: "account-list" };
+    case "show":
+    case "delete": {
+      const { positionals } = parseVerb(`${verb} account`, rest, {}, ["LOGIN"]);
+      return { kind: verb === "show" ? "account-show" : "account-delete", login: positionals[0] };
+    }
+  }
+  throw new CliUsageError(
+    null,
+    unknownVerb("account", verb, ["add", "set", "list", "show", "delete"]),
+  );
+}
+
+function unknownVerb(noun: string, verb: string | undefined, verbs: string[]): string {
+  const what = verb === undefined ? `missing ${noun} command` : `unknown ${noun} command "${verb}"`;
+  return `${what} (expected ${verbs.join(", ")})`;
+}
+
+/** Parse the arguments after the program name into a command; throws CliUsageError. */
+export function parseCliArgs(args: string[]): CliCommand {
+  const [noun, verb, ...rest] = args;
+  switch (noun) {
+    case undefined:
+      throw new CliUsageError(null, 'missing command (try "help")');
+    case "help":
+    case "--help":
+    case "-h":
+      return { kind: "help" };
+    case "domain":
+      return parseDomain(verb, rest);
+    case "account":
+      return parseAccount(verb, rest);
+    case "admin":
+      if (verb !== "password") {
+        throw new CliUsageError(null, unknownVerb("admin", verb, ["password"]));
+      }
+      parseVerb("set admin password", rest, {}, []);
+      return { kind: "admin-password" };
+    case "queue":
+      if (verb === "list") {
+        parseVerb("list queue", rest, {}, []);
+        return { kind: "queue-list" };
+      }
+      if (verb === "show") {
+        const { positionals } = parseVerb("show queue entry", rest, {}, ["ID"]);
+        return { kind: "queue-show", id: positionals[0] };
+      }
+      throw new CliUsageError(null, unknownVerb("queue", verb, ["list", "show"]));
+  }
+  throw new CliUsageError(null, `unknown command "${noun}" (try "help")`);
+}

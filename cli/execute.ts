@@ -1,0 +1,159 @@
+/** Carry out one parsed command against the store and return what goes to stdout. */
+
+import {
+  addAccount,
+  deleteAccount,
+  getAccount,
+  listAccounts,
+  toPublicAccount,
+  updateAccount,
+} from "../kv/accounts.ts";
+import { setAdminPassword } from "../kv/admin_auth.ts";
+import { addDomain, deleteDomain, listDomains, updateDomain } from "../kv/domains.ts";
+import { NotFoundError } from "../kv/errors.ts";
+import { getQueueEntry, listQueue, type QueueEntry } from "../kv/queue.ts";
+import type { AccountPatch, AccountRecord, NewAccount } from "../kv/accounts.ts";
+import type { CliCommand } from "./args.ts";
+import { USAGE } from "./help.ts";
+import { formatAge, formatTable } from "./table.ts";
+
+/** What a command may need besides the store. */
+export interface ExecuteContext {
+  /** Current time in milliseconds. */
+  now: number;
+  /** First line of standard input, for `admin password`. */
+  readLine: () => Promise<string>;
+}
+
+/** The phrase naming what a command does, for `relay: cannot <action>: ...`. */
+export function describeAction(command: CliCommand): string {
+  switch (command.kind) {
+    case "help":
+      return "show help";
+    case "domain-add":
+      return `add domain "${command.name}"`;
+    case "domain-set":
+      return `update domain "${command.name}"`;
+    case "domain-list":
+      return "list domains";
+    case "domain-delete":
+      return `delete domain "${command.name}"`;
+    case "account-add":
+      return `add account "${command.login}"`;
+    case "account-set":
+      return `update account "${command.login}"`;
+    case "account-list":
+      return "list accounts";
+    case "account-show":
+      return `show account "${command.login}"`;
+    case "account-delete":
+      return `delete account "${command.login}"`;
+    case "admin-password":
+      return "set admin password";
+    case "queue-list":
+      return "list queue";
+    case "queue-show":
+      return `show queue entry "${command.id}"`;
+  }
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+function accountRow(account: AccountRecord): string[] {
+  return [
+    account.login,
+    account.type,
+    account.level,
+    account.enabled ? "yes" : "no",
+    account.ipv4 ?? "-",
+    account.ipv6 ?? "-",
+    String(account.bcc.length),
+    String(account.mirror.length),
+  ];
+}
+
+function queueRow(entry: QueueEntry, now: number): string[] {
+  const addresses = entry.recipients.map((r) => r.address);
+  const shown = addresses.slice(0, 3).join(",") +
+    (addresses.length > 3 ? ` (+${addresses.length - 3})` : "");
+  return [
+    entry.id,
+    formatAge(now - entry.receivedAt),
+    entry.from === "" ? "<>" : entry.from,
+    shown,
+    String(entry.size),
+  ];
+}
+
+/** Run a command; throws the kv/ errors (TypeError, RangeError, NotFoundError, ...) unchanged. */
+export async function executeCommand(
+  kv: Deno.Kv,
+  command: CliCommand,
+  context: ExecuteContext,
+): Promise<string> {
+  const { now } = context;
+  switch (command.kind) {
+    case "help":
+      return USAGE;
+    case "domain-add":
+      await addDomain(kv, { name: command.name, ...command.flags }, now);
+      return `domain ${command.name.toLowerCase()} added\n`;
+    case "domain-set":
+      await updateDomain(kv, command.name, command.flags);
+      return `domain ${command.name.toLowerCase()} updated\n`;
+    case "domain-list":
+      return formatTable(
+        ["DOMAIN", "DESTINATION", "GREYLIST", "POSTMASTER"],
+        (await listDomains(kv)).map((d) => [
+          d.name,
+          d.destination ?? "mx",
+          d.greylist ? "yes" : "no",
+          d.postmaster ?? "-",
+        ]),
+      );
+    case "domain-delete":
+      await deleteDomain(kv, command.name);
+      return `domain ${command.name.toLowerCase()} deleted\n`;
+    case "account-add": {
+      const { type, login, password } = command;
+      const added = await addAccount(kv, { type, login, password } as NewAccount, now);
+      return `account ${added.login} added\n`;
+    }
+    case "account-set": {
+      const updated = await updateAccount(kv, command.login, command.flags as AccountPatch, now);
+      return `account ${updated.login} updated\n`;
+    }
+    case "account-list":
+      return formatTable(
+        ["LOGIN", "TYPE", "LEVEL", "ENABLED", "IPV4", "IPV6", "BCC", "MIRROR"],
+        (await listAccounts(kv)).map(accountRow),
+      );
+    case "account-show": {
+      const account = await getAccount(kv, command.login);
+      if (account === null) {
+        throw new NotFoundError(`Cannot show account "${command.login}": not found`);
+      }
+      return json(toPublicAccount(account));
+    }
+    case "account-delete":
+      await deleteAccount(kv, command.login);
+      return `account ${command.login} deleted\n`;
+    case "admin-password":
+      await setAdminPassword(kv, await context.readLine());
+      return "admin password set\n";
+    case "queue-list":
+      return formatTable(
+        ["ID", "AGE", "FROM", "RECIPIENTS", "SIZE"],
+        (await listQueue(kv)).map((entry) => queueRow(entry, now)),
+      );
+    case "queue-show": {
+      const entry = await getQueueEntry(kv, command.id);
+      if (entry === null) {
+        throw new NotFoundError(`Cannot show queue entry "${command.id}": not found`);
+      }
+      return json(entry);
+    }
+  }
+}

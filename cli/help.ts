@@ -1,0 +1,38 @@
+/** The text printed by `help`. */
+
+/** Usage of every command, as printed by `relay help`. */
+export const USAGE = `Usage: relay COMMAND [--config FILE]
+
+Domains (hosted: accepted inbound, and the domains accounts belong to):
+  domain add DOMAIN [--destination HOST:PORT] [--greylist] [--postmaster ADDRESS]
+  domain set DOMAIN [--destination HOST:PORT] [--greylist true|false] [--postmaster ADDRESS]
+  domain list
+  domain delete DOMAIN                refused while accounts use the domain
+
+Submission accounts:
+  account add --type single|any|server --login LOCAL@DOMAIN --password PW
+  account set LOGIN [--password PW] [--enabled true|false]
+      [--ipv4 FILTER] [--ipv6 FILTER] [--alt-ipv4 FILTER] [--alt-ipv6 FILTER]
+      [--bcc ADDRESS]... [--mirror ADDRESS]... [--identities true|false]
+      [--subdomains true|false] [--errors auto|always-5xx]
+      [--level personal|personal-plus|standard|professional|enterprise]
+      [--postmaster ADDRESS]
+  account list
+  account show LOGIN                  JSON, without the password hash
+  account delete LOGIN
+
+  FILTER is an IP, a CIDR or a host name; "" clears it. --bcc and --mirror
+  repeat to give several addresses; --bcc "" clears the list.
+
+Admin UI:
+  admin password                      reads the new password from standard input
+
+Queue:
+  queue list                          id, age, sender, recipients, size
+  queue show ID                       JSON
+
+  help                                this text
+
+Exit status: 0 on success, 2 on bad input (one line on stderr, nothing changed),
+1 on other failures.
+`;
