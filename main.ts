@@ -14,7 +14,9 @@ import { jsonLogger, type Logger } from "./relay/log.ts";
 import { loadOrCreateCertificate } from "./relay/net/certificate.ts";
 import { createSecureContext } from "./relay/net/tls.ts";
 import { createSessionPolicy } from "./relay/policy/session_policy.ts";
+import { createResolver } from "./relay/dns/resolver.ts";
 import { createQueueSink } from "./relay/queue/accept.ts";
+import { QueueRunner } from "./relay/queue/runner.ts";
 import { Spool } from "./relay/queue/spool.ts";
 import { startSmtpServer } from "./relay/server.ts";
 
@@ -43,17 +45,51 @@ async function serve(config: RelayConfig, logger: Logger): Promise<void> {
     hostname: config.hostname,
   });
   if (pem.generated) logger.warn("tls.selfsigned", { dataDir: config.storage.dataDir });
+  const resolver = createResolver({
+    nameservers: config.dns.nameservers,
+    timeoutMs: config.dns.timeoutMs,
+  });
+  const node = config.hostname;
+  const runner = new QueueRunner({
+    kv,
+    spool,
+    resolver,
+    logger,
+    node,
+    hostname: config.hostname,
+    courier: {
+      port: config.delivery.port,
+      routes: config.delivery.routes,
+      smarthost: config.delivery.smarthost,
+      heloName: config.hostname,
+      connectTimeoutMs: config.delivery.connectTimeoutMs,
+      commandTimeoutMs: config.delivery.commandTimeoutMs,
+    },
+    retry: config.delivery,
+    concurrency: config.delivery.concurrency,
+    perDestination: config.delivery.perDestination,
+    warnAfterMs: config.delivery.warnAfterMs,
+    now: Date.now,
+  });
   const server = await startSmtpServer(config, {
     policy: createSessionPolicy({ kv }),
-    sink: createQueueSink({ kv, spool, node: config.hostname }),
+    sink: createQueueSink({
+      kv,
+      spool,
+      node,
+      hostname: config.hostname,
+      onQueued: () => runner.wake(),
+    }),
     logger,
     secureContext: createSecureContext(pem),
   });
+  runner.start();
   logger.info("relay.started", { hostname: config.hostname, ports: server.ports.join(",") });
 
   const stop = async (signal: string) => {
     logger.info("relay.stopping", { signal });
     await server.close(10_000);
+    await runner.stop();
     kv.close();
     logger.info("relay.stopped", {});
     Deno.exit(0);

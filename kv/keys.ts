@@ -8,6 +8,7 @@
  * | `["account", login]`            | `AccountRecord`    | kv/accounts.ts      |
  * | `["queue", id]`                 | `QueueEntry`       | kv/queue.ts         |
  * | `["admin", "password"]`         | scrypt hash string | kv/admin_auth.ts    |
+ * | `["schedule", node, dueAt, id]` | queue id           | kv/queue.ts, kv/schedule.ts |
  *
  * Reserved namespaces for later work (architecture.md, "Data in Deno KV"):
  * `["greylist", ip|net, sender, rcpt]`, `["verify", address]`,
@@ -23,6 +24,7 @@ export const NAMESPACE = {
   account: "account",
   queue: "queue",
   admin: "admin",
+  schedule: "schedule",
 } as const;
 
 /** Key of one hosted domain record. */
@@ -58,4 +60,14 @@ export function queuePrefix(): Deno.KvKey {
 /** Key of the admin UI password hash. */
 export function adminPasswordKey(): Deno.KvKey {
   return [NAMESPACE.admin, "password"];
+}
+
+/** Key of a queue entry's place in its node's delivery schedule (due time in ms). */
+export function scheduleKey(node: string, dueAt: number, id: string): Deno.KvKey {
+  return [NAMESPACE.schedule, node, dueAt, id];
+}
+
+/** Prefix of one node's delivery schedule, ordered by due time. */
+export function schedulePrefix(node: string): Deno.KvKey {
+  return [NAMESPACE.schedule, node];
 }

@@ -4,7 +4,7 @@
  * server writes the entry only after the spool file is fsynced.
  */
 
-import { queueKey, queuePrefix } from "./keys.ts";
+import { queueKey, queuePrefix, scheduleKey } from "./keys.ts";
 import { commitWithRetry, retryLocked } from "./open.ts";
 
 /** One envelope recipient and how its delivery went. */
@@ -17,6 +17,10 @@ export interface QueueRecipient {
   status: "pending" | "delivered" | "failed";
   /** Last reply from the receiving server for this recipient. */
   lastReply: string | null;
+  /** Enhanced status of the last reply (RFC 3463), for DSNs. */
+  enhanced?: string | null;
+  /** The host that gave the last reply, for DSNs. */
+  remoteMta?: string | null;
 }
 
 /** One queued message. */
@@ -47,7 +51,11 @@ export interface QueueEntry {
   receivedAt: number;
   attempts: number;
   nextAttemptAt: number;
-  kind: "original" | "bcc" | "mirror";
+  kind: "original" | "bcc" | "mirror" | "bounce";
+  /** Header lines (CRLF-terminated) prepended at delivery: X-Relay-BCC, X-Relay-AuthMirror. */
+  prepend?: string | null;
+  /** Last time a delay notice went to the sender, if any. */
+  delayNotifiedAt?: number | null;
 }
 
 /** Largest batch for one commit: Deno KV allows at most 100 checks per atomic operation. */
@@ -76,7 +84,7 @@ export function isQueueId(id: string): boolean {
 
 /**
  * Write a message's queue entries (the original plus BCC and mirror copies)
- * in ONE atomic commit that fails, writing nothing, if any id already exists.
+ * in ONE atomic commit, each with its schedule key, that fails, writing nothing, if any id already exists.
  */
 export async function commitQueueEntries(
   kv: Deno.Kv,
@@ -99,12 +107,16 @@ export async function commitQueueEntries(
   }
   return await commitWithRetry(() => {
     const op = kv.atomic();
-    for (const entry of entries) {
-      const key = queueKey(entry.id);
-      op.check({ key, versionstamp: null }).set(key, entry);
-    }
+    for (const entry of entries) addQueueEntry(op, entry);
     return op;
   });
+}
+
+/** Adds one new entry and its schedule key to an atomic operation (fails if the id exists). */
+export function addQueueEntry(op: Deno.AtomicOperation, entry: QueueEntry): void {
+  const key = queueKey(entry.id);
+  op.check({ key, versionstamp: null }).set(key, entry);
+  op.set(scheduleKey(entry.node, entry.nextAttemptAt, entry.id), entry.id);
 }
 
 /** Read one queue entry, or null. */

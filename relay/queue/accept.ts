@@ -2,22 +2,39 @@
  * The message sink of the SMTP server: bodies into the spool, envelopes into
  * the KV queue in one atomic commit, only after the body is fsynced.
  *
+ * For authenticated submissions it also applies the account's envelope rules
+ * (seed): the null sender, and for mail-server accounts a sender outside the
+ * hosted domains, become the postmaster address; BCC and mirror copies are
+ * queued in the same commit as the original (never for a null sender).
+ *
  * @module
  */
 
+import { type AccountRecord, getAccount } from "../../kv/accounts.ts";
+import { getDomain } from "../../kv/domains.ts";
 import { commitQueueEntries, newQueueId, type QueueEntry } from "../../kv/queue.ts";
 import type { AcceptedMessage, MessageSink, MessageWriter } from "../receive.ts";
 import type { Spool } from "./spool.ts";
 
+/** Settings of the sink. */
+export interface SinkDeps {
+  kv: Deno.Kv;
+  spool: Spool;
+  node: string;
+  hostname: string;
+  /** Called after each commit, so delivery starts at once. */
+  onQueued?: () => void;
+}
+
 /** Builds the queue entry of an accepted message. */
 export function queueEntryFor(
   message: AcceptedMessage,
-  options: { node: string; spoolFile: string },
+  options: { node: string; spoolFile: string; from: string },
 ): QueueEntry {
   const { tx } = message;
   return {
     id: message.id,
-    from: tx.from?.address ?? "",
+    from: options.from,
     recipients: tx.recipients.map((r) => ({
       address: r.mailbox.address,
       notify: r.notify,
@@ -43,24 +60,109 @@ export function queueEntryFor(
   };
 }
 
+/**
+ * The per-account envelope sender of BCC copies, on the relay's own hostname,
+ * so their bounces come back to the relay and name the account.
+ */
+export function bccSender(login: string, hostname: string): string {
+  const local = `bcc-${login.replace("@", "=")}`;
+  // RFC 5321 §4.5.3.1.1: a local part has at most 64 octets.
+  if (new TextEncoder().encode(local).length <= 64 && /^[A-Za-z0-9.=_+-]+$/.test(local)) {
+    return `${local}@${hostname}`;
+  }
+  let hash = 0x811c9dc5;
+  for (const c of login) hash = Math.imul(hash ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return `bcc-${hash.toString(36)}@${hostname}`;
+}
+
+/** The envelope sender after the postmaster rewrite. */
+async function envelopeSender(
+  kv: Deno.Kv,
+  account: AccountRecord,
+  from: string | null,
+): Promise<string> {
+  const domain = from === null ? null : from.slice(from.lastIndexOf("@") + 1);
+  const foreign = account.type === "server" && domain !== null &&
+    await getDomain(kv, domain) === null;
+  if (from !== null && !foreign) return from;
+  const hosted = await getDomain(kv, account.domain);
+  return account.postmaster ?? hosted?.postmaster ?? account.login;
+}
+
 /** A sink that stores into `spool` and queues into `kv`. */
-export function createQueueSink(deps: { kv: Deno.Kv; spool: Spool; node: string }): MessageSink {
+export function createQueueSink(deps: SinkDeps): MessageSink {
+  const { kv, spool } = deps;
   return {
     newId: (now) => newQueueId(now),
-    create: (id): Promise<MessageWriter> => deps.spool.create(id),
+    create: (id): Promise<MessageWriter> => spool.create(id),
     async commit(message) {
+      const account = message.login === null ? null : await getAccount(kv, message.login);
+      const original = message.tx.from?.address ?? null;
+      const from = account === null ? original ?? "" : await envelopeSender(kv, account, original);
       const entry = queueEntryFor(message, {
         node: deps.node,
-        spoolFile: deps.spool.fileName(message.id),
+        spoolFile: spool.fileName(message.id),
+        from,
       });
+      const entries = [entry];
       try {
-        const result = await commitQueueEntries(deps.kv, [entry]);
+        // The seed: no copies of null-sender submissions.
+        if (account !== null && original !== null) {
+          await addCopies(entries, account, deps);
+        }
+        const result = await commitQueueEntries(kv, entries);
         if (!result.ok) throw new Error(`Cannot queue message "${message.id}": the id exists`);
       } catch (err) {
-        // Nothing half-stored: without its queue entry the body must go.
-        await deps.spool.remove(message.id);
+        // Nothing half-stored: without its queue entry a body must go.
+        for (const e of entries) await spool.removeFile(e.spool);
         throw err;
       }
+      deps.onQueued?.();
     },
   };
+}
+
+/**
+ * Appends BCC and mirror copies to `entries` (whose first entry is the
+ * original): each its own entry and its own hard link of the body, pushed as
+ * soon as the link exists so a failure can clean up every link.
+ */
+async function addCopies(
+  entries: QueueEntry[],
+  account: AccountRecord,
+  deps: SinkDeps,
+): Promise<void> {
+  const entry = entries[0];
+  const copy = async (
+    kind: "bcc" | "mirror",
+    address: string,
+    from: string,
+    prepend: string,
+  ): Promise<void> => {
+    const id = newQueueId(entry.receivedAt);
+    await deps.spool.link(entry.id, id);
+    entries.push({
+      ...entry,
+      id,
+      from,
+      kind,
+      prepend,
+      spool: deps.spool.fileName(id),
+      // DSN options belong to the original's sender, not to the copies.
+      ret: null,
+      envid: null,
+      recipients: [{ address, notify: null, orcpt: null, status: "pending", lastReply: null }],
+    });
+  };
+  for (const address of account.bcc) {
+    await copy(
+      "bcc",
+      address,
+      bccSender(account.login, deps.hostname),
+      `X-Relay-BCC: ${account.login}\r\n`,
+    );
+  }
+  for (const address of account.mirror) {
+    await copy("mirror", address, entry.from, `X-Relay-AuthMirror: ${account.mirrorSecret}\r\n`);
+  }
 }

@@ -113,6 +113,35 @@ export class Spool {
     });
   }
 
+  /**
+   * Gives a stored message a second name (a BCC or mirror copy): a hard link,
+   * so no bytes are copied and each queue entry removes only its own name.
+   */
+  async link(fromId: string, toId: string): Promise<void> {
+    await Deno.link(this.path(fromId), this.path(toId));
+    await syncDirectory(this.dir);
+  }
+
+  /** Streams a stored message by file name, after `prepend` (header lines). */
+  async *content(fileName: string, prepend: Uint8Array | null = null): AsyncIterable<Uint8Array> {
+    if (prepend !== null && prepend.length > 0) yield prepend;
+    using file = await Deno.open(`${this.dir}/${fileName}`, { read: true });
+    const buffer = new Uint8Array(256 * 1024);
+    while (true) {
+      const n = await file.read(buffer);
+      if (n === null) break;
+      // The consumer may hold on to a chunk until the next one: hand out a copy.
+      yield buffer.slice(0, n);
+    }
+  }
+
+  /** Removes a stored file by name. */
+  async removeFile(fileName: string): Promise<void> {
+    await Deno.remove(`${this.dir}/${fileName}`).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+
   /** Reads a stored message whole (small messages; delivery streams instead). */
   async read(id: string): Promise<Uint8Array> {
     return await Deno.readFile(this.path(id));

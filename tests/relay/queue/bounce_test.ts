@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 // A test-only MIME parser, pinned here rather than in deno.json as the lead asked.
-// deno-lint-ignore no-import-prefix
-import PostalMime from "npm:postal-mime@4.0.0";
+import PostalMime from "postal-mime";
 import {
   buildDsn,
   type DsnInput,

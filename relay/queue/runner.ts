@@ -1,0 +1,310 @@
+/**
+ * The queue runner: finds this node's due entries in the KV schedule,
+ * delivers each to its recipients' domains (one transaction per domain,
+ * bounded overall and per destination), records per-recipient results,
+ * schedules retries with backoff, and sends DSNs when recipients fail, are
+ * delivered with NOTIFY=SUCCESS, or expire.
+ *
+ * Time comes from the injected clock: tests advance it and call
+ * {@linkcode QueueRunner.runDue} instead of sleeping.
+ *
+ * @module
+ */
+
+import { getAccount, updateAccount } from "../../kv/accounts.ts";
+import type { QueueEntry, QueueRecipient } from "../../kv/queue.ts";
+import {
+  dueEntries,
+  nextDue,
+  readEntry,
+  settleEntry,
+  type VersionedEntry,
+} from "../../kv/schedule.ts";
+import type { Resolver } from "../dns/resolver.ts";
+import {
+  type CourierConfig,
+  deliverToDomain,
+  type RecipientResult,
+  type Shipment,
+} from "../delivery/courier.ts";
+import type { Logger } from "../log.ts";
+import { expired, retryDelay, type RetryPolicy } from "./backoff.ts";
+import { makeNotices, type Notice } from "./notices.ts";
+import type { Spool } from "./spool.ts";
+
+/** What the runner needs. */
+export interface RunnerDeps {
+  kv: Deno.Kv;
+  spool: Spool;
+  resolver: Resolver;
+  logger: Logger;
+  node: string;
+  hostname: string;
+  courier: CourierConfig;
+  retry: RetryPolicy;
+  concurrency: number;
+  perDestination: number;
+  /** Send a delay notice once a message has waited this long (null: never). */
+  warnAfterMs: number | null;
+  now: () => number;
+  random?: () => number;
+}
+
+const encoder = new TextEncoder();
+
+/** Delivers the queue of one node. */
+export class QueueRunner {
+  #deps: RunnerDeps;
+  #inFlight = new Set<string>();
+  #slots = new Map<string, number>();
+  #waiters = new Map<string, (() => void)[]>();
+  #stopped = false;
+  #wake: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Delivers everything due now, once; resolves when those attempts are recorded. */
+  async runDue(): Promise<number> {
+    const { kv, node, concurrency } = this.#deps;
+    const ids = await dueEntries(kv, { node, now: this.#deps.now(), limit: concurrency * 4 });
+    const todo = ids.filter((id) => !this.#inFlight.has(id));
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length) await this.#process(todo[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
+    return todo.length;
+  }
+
+  /** Starts the background loop: runs what is due, then sleeps until the next due time or a wake-up. */
+  start(options: { sweepMs?: number } = {}): void {
+    const sweepMs = options.sweepMs ?? 5_000;
+    this.#loop = (async () => {
+      while (!this.#stopped) {
+        try {
+          while (!this.#stopped && await this.runDue() > 0) { /* drain what is due */ }
+          const due = await nextDue(this.#deps.kv, this.#deps.node);
+          const wait = due === null
+            ? sweepMs
+            : Math.min(Math.max(due - this.#deps.now(), 0), sweepMs);
+          await this.#sleep(wait);
+        } catch (err) {
+          this.#deps.logger.error("queue.loop_error", { error: String(err) });
+          await this.#sleep(sweepMs);
+        }
+      }
+    })();
+  }
+
+  /** Asks the loop to look at the schedule now (a message was just queued). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /** Stops the loop after the attempts in flight are recorded. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = null;
+        done();
+      };
+    });
+  }
+
+  async #process(id: string): Promise<void> {
+    this.#inFlight.add(id);
+    try {
+      const read = await readEntry(this.#deps.kv, id);
+      if (read === null || read.entry.node !== this.#deps.node) return;
+      if (read.entry.nextAttemptAt > this.#deps.now()) return;
+      await this.#attempt(read);
+    } catch (err) {
+      this.#deps.logger.error("delivery.error", { id, error: String(err) });
+    } finally {
+      this.#inFlight.delete(id);
+    }
+  }
+
+  async #attempt(read: VersionedEntry): Promise<void> {
+    const { logger: log } = this.#deps;
+    const entry = read.entry;
+    const pending = entry.recipients.filter((r) => r.status === "pending");
+    const results = new Map<string, RecipientResult>();
+    const groups = groupByDomain(pending);
+    await Promise.all([...groups].map(async ([domain, rcpts]) => {
+      const out = await this.#withSlot(
+        domain,
+        () =>
+          deliverToDomain(domain, this.#shipment(entry, rcpts), {
+            config: this.#deps.courier,
+            resolver: this.#deps.resolver,
+          }),
+      );
+      for (const r of out) results.set(r.address, r);
+    }));
+    const now = this.#deps.now();
+    const attempts = entry.attempts + 1;
+    const isExpired = expired(entry.receivedAt, now, this.#deps.retry);
+    const recipients: QueueRecipient[] = entry.recipients.map((r) => {
+      const result = results.get(r.address);
+      if (r.status !== "pending" || !result) return r;
+      const status = result.status === "delivered"
+        ? "delivered"
+        : result.status === "failed" || isExpired
+        ? "failed"
+        : "pending";
+      log.info(`delivery.${status === "pending" ? "deferred" : status}`, {
+        id: entry.id,
+        rcpt: r.address,
+        from: entry.from,
+        reply: result.reply,
+        remote: result.remoteMta,
+        attempt: attempts,
+        expired: status === "failed" && result.status === "deferred",
+      });
+      return {
+        ...r,
+        status,
+        lastReply: result.status === "deferred" && isExpired
+          ? `${result.reply} (gave up after ${attempts} attempts)`
+          : result.reply,
+        enhanced: result.status === "deferred" && isExpired ? "4.4.7" : result.enhanced,
+        remoteMta: result.remoteMta,
+      };
+    });
+    const stillPending = recipients.some((r) => r.status === "pending");
+    const next: QueueEntry | null = stillPending
+      ? {
+        ...entry,
+        recipients,
+        attempts,
+        nextAttemptAt: now +
+          retryDelay(attempts, this.#deps.retry, (this.#deps.random ?? Math.random)()),
+      }
+      : null;
+    const notices = await makeNotices({
+      before: entry,
+      after: { ...entry, recipients, attempts },
+      now,
+      stillPending,
+      warnAfterMs: this.#deps.warnAfterMs,
+      hostname: this.#deps.hostname,
+      spool: this.#deps.spool,
+      retry: this.#deps.retry,
+    });
+    if (next !== null && notices.delayNotified) next.delayNotifiedAt = now;
+    await this.#settle(read, next, notices.bounces, notices.bccFailures);
+  }
+
+  async #settle(
+    read: VersionedEntry,
+    next: QueueEntry | null,
+    bounces: Notice[],
+    bccFailures: string[],
+  ): Promise<void> {
+    const { kv, spool, logger: log } = this.#deps;
+    const entry = read.entry;
+    const ok = await settleEntry(kv, read, next, bounces.map((b) => b.entry));
+    if (!ok) {
+      // Changed meanwhile (deleted or retried from the CLI): its new state wins.
+      for (const b of bounces) await spool.removeFile(b.entry.spool);
+      log.warn("delivery.superseded", { id: entry.id });
+      return;
+    }
+    for (const b of bounces) {
+      log.info("bounce.queued", {
+        id: b.entry.id,
+        for: entry.id,
+        to: b.entry.recipients[0].address,
+        action: b.action,
+      });
+    }
+    if (next === null) {
+      await spool.removeFile(entry.spool);
+      log.info("queue.done", { id: entry.id });
+    }
+    if (entry.kind === "bcc" && entry.account) {
+      for (const address of bccFailures) await this.#dropBcc(entry.account, address);
+    }
+    if (bounces.length > 0) this.wake();
+  }
+
+  /** A BCC address that fails for good is taken off the account (seed). */
+  async #dropBcc(login: string, address: string): Promise<void> {
+    const { kv, logger: log } = this.#deps;
+    try {
+      const account = await getAccount(kv, login);
+      if (account === null || !account.bcc.includes(address)) return;
+      await updateAccount(
+        kv,
+        login,
+        { bcc: account.bcc.filter((a) => a !== address) },
+        this.#deps.now(),
+      );
+      log.warn("bcc.removed", { account: login, address, reason: "permanent delivery failure" });
+    } catch (err) {
+      log.error("bcc.remove_failed", { account: login, address, error: String(err) });
+    }
+  }
+
+  #shipment(entry: QueueEntry, rcpts: QueueRecipient[]): Shipment {
+    const prepend = entry.prepend ? encoder.encode(entry.prepend) : null;
+    return {
+      from: entry.from,
+      recipients: rcpts.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
+      size: entry.size + (prepend?.length ?? 0),
+      body8bit: entry.body === "8BITMIME",
+      smtputf8: entry.smtputf8,
+      ret: entry.ret,
+      envid: entry.envid,
+      content: () => this.#deps.spool.content(entry.spool, prepend),
+    };
+  }
+
+  /** Runs `task` within the per-destination limit. */
+  async #withSlot<T>(domain: string, task: () => Promise<T>): Promise<T> {
+    while ((this.#slots.get(domain) ?? 0) >= this.#deps.perDestination) {
+      await new Promise<void>((resolve) => {
+        const list = this.#waiters.get(domain) ?? [];
+        list.push(resolve);
+        this.#waiters.set(domain, list);
+      });
+    }
+    this.#slots.set(domain, (this.#slots.get(domain) ?? 0) + 1);
+    try {
+      return await task();
+    } finally {
+      const left = (this.#slots.get(domain) ?? 1) - 1;
+      if (left === 0) this.#slots.delete(domain);
+      else this.#slots.set(domain, left);
+      const waiter = this.#waiters.get(domain)?.shift();
+      if (waiter) waiter();
+    }
+  }
+}
+
+/** Groups recipients by their domain (one SMTP transaction each). */
+export function groupByDomain(rcpts: QueueRecipient[]): Map<string, QueueRecipient[]> {
+  const groups = new Map<string, QueueRecipient[]>();
+  for (const r of rcpts) {
+    const domain = r.address.slice(r.address.lastIndexOf("@") + 1).toLowerCase();
+    const list = groups.get(domain) ?? [];
+    list.push(r);
+    groups.set(domain, list);
+  }
+  return groups;
+}

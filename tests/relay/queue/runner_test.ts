@@ -1,0 +1,294 @@
+/**
+ * The queue runner against real peers on loopback: a DNS server serving MX and
+ * A records, receiving SMTP servers, a real KV file and a real spool, with an
+ * injected clock instead of waiting.
+ */
+import assert from "node:assert/strict";
+import PostalMime from "postal-mime";
+import { addAccount, getAccount, updateAccount } from "../../../kv/accounts.ts";
+import { addDomain } from "../../../kv/domains.ts";
+import { openStore } from "../../../kv/open.ts";
+import { listQueue } from "../../../kv/queue.ts";
+import { createResolver } from "../../../relay/dns/resolver.ts";
+import { memoryLogger } from "../../../relay/log.ts";
+import { createQueueSink } from "../../../relay/queue/accept.ts";
+import { QueueRunner } from "../../../relay/queue/runner.ts";
+import { Spool } from "../../../relay/queue/spool.ts";
+import type { AcceptedMessage } from "../../../relay/receive.ts";
+import { splitAddress } from "../../../relay/smtp/address.ts";
+import { startDnsServer, type ZoneRecord } from "../../helpers/dns_server.ts";
+import { type SmtpSinkOptions, startSmtpSink } from "../../helpers/smtp_sink.ts";
+
+const ZONE: ZoneRecord[] = [
+  { name: "far.example", type: "MX", data: { preference: 10, exchange: "mx.far.example" } },
+  { name: "mx.far.example", type: "A", data: "127.0.0.1" },
+  { name: "example.net", type: "MX", data: { preference: 10, exchange: "mx.example.net" } },
+  { name: "mx.example.net", type: "A", data: "127.0.0.1" },
+  { name: "nullmx.example", type: "MX", data: { preference: 0, exchange: "." } },
+];
+
+const MINUTE = 60_000;
+
+/** A runner wired to real loopback peers; everything is closed by dispose. */
+async function harness(sinkOptions: SmtpSinkOptions = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "relay-runner-" });
+  const kv = await openStore(`${dir}/relay.kv`);
+  const spool = new Spool(`${dir}/spool`);
+  await spool.init();
+  const dns = await startDnsServer({ records: ZONE });
+  const sink = await startSmtpSink({ starttls: true, ...sinkOptions });
+  const logger = memoryLogger();
+  const clock = { now: 1_800_000_000_000 };
+  const runner = new QueueRunner({
+    kv,
+    spool,
+    resolver: createResolver({ nameservers: [dns.address], timeoutMs: 500, now: () => clock.now }),
+    logger,
+    node: "node-a",
+    hostname: "relay.test",
+    courier: {
+      port: sink.port,
+      routes: {},
+      smarthost: null,
+      heloName: "relay.test",
+      connectTimeoutMs: 2_000,
+      commandTimeoutMs: 5_000,
+    },
+    retry: {
+      retryInitialMs: 5 * MINUTE,
+      retryMaxMs: 240 * MINUTE,
+      lifetimeMs: 5 * 24 * 60 * MINUTE,
+    },
+    concurrency: 4,
+    perDestination: 2,
+    warnAfterMs: null,
+    now: () => clock.now,
+    random: () => 0.5,
+  });
+  await addDomain(kv, { name: "example.net", postmaster: null }, clock.now);
+  await addAccount(
+    kv,
+    { type: "single", login: "user@example.net", password: "mypassword" },
+    clock.now,
+  );
+  const queueSink = createQueueSink({ kv, spool, node: "node-a", hostname: "relay.test" });
+
+  /** Queues a message as the SMTP server would after DATA. */
+  async function submit(options: {
+    from: string | null;
+    to: string[];
+    body?: string;
+    login?: string | null;
+    notify?: string[] | null;
+    ret?: "FULL" | "HDRS" | null;
+  }): Promise<string> {
+    const id = queueSink.newId(clock.now);
+    const writer = await queueSink.create(id);
+    const body = options.body ?? "Subject: hello\r\nMessage-ID: <m1@example.net>\r\n\r\nbody\r\n";
+    await writer.write(new TextEncoder().encode(body));
+    const size = await writer.finish();
+    const message: AcceptedMessage = {
+      id,
+      tx: {
+        from: options.from === null ? null : splitAddress(options.from),
+        params: { size: null, body: null, ret: options.ret ?? null, envid: null, smtputf8: false },
+        recipients: options.to.map((a) => ({
+          mailbox: splitAddress(a)!,
+          notify: options.notify ?? null,
+          orcpt: null,
+        })),
+      },
+      size,
+      login: options.login === undefined ? "user@example.net" : options.login,
+      clientIp: "127.0.0.1",
+      helo: "client.test",
+      tls: true,
+      receivedAt: clock.now,
+      cid: "t1",
+    };
+    await queueSink.commit(message);
+    return id;
+  }
+
+  return {
+    kv,
+    spool,
+    dns,
+    sink,
+    runner,
+    clock,
+    logger,
+    submit,
+    async [Symbol.asyncDispose]() {
+      await sink.close();
+      await dns.close();
+      kv.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("QueueRunner delivers to the MX found by DNS over STARTTLS and clears the queue", async () => {
+  await using h = await harness();
+  const id = await h.submit({ from: "user@example.net", to: ["a@far.example", "b@far.example"] });
+  assert.equal(await h.runner.runDue(), 1);
+  assert.equal(h.sink.messages.length, 1, "one transaction for one domain");
+  const [msg] = h.sink.messages;
+  assert.equal(msg.from, "user@example.net");
+  assert.deepEqual(msg.recipients, ["a@far.example", "b@far.example"]);
+  assert.equal(msg.tls, true);
+  assert.match(msg.data, /^Subject: hello\r\n/);
+  assert.deepEqual(await listQueue(h.kv), []);
+  assert.deepEqual(await h.spool.list(), [], `spool file of ${id} removed`);
+  assert.equal(h.logger.events.filter((e) => e.event === "delivery.delivered").length, 2);
+});
+
+Deno.test("QueueRunner retries a 4xx after the backoff and then delivers", async () => {
+  let calls = 0;
+  await using h = await harness({
+    rcptReply: () => calls++ === 0 ? "450 4.2.0 Mailbox busy" : null,
+  });
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await h.runner.runDue();
+  let [entry] = await listQueue(h.kv);
+  assert.equal(entry.attempts, 1);
+  assert.equal(entry.recipients[0].status, "pending");
+  assert.match(entry.recipients[0].lastReply!, /^450 4\.2\.0/);
+  assert.equal(entry.nextAttemptAt, h.clock.now + 5 * MINUTE);
+  assert.equal(await h.runner.runDue(), 0, "not due before the backoff");
+  h.clock.now += 5 * MINUTE;
+  assert.equal(await h.runner.runDue(), 1);
+  assert.equal(h.sink.messages.length, 1);
+  [entry] = await listQueue(h.kv);
+  assert.equal(entry, undefined);
+});
+
+Deno.test("QueueRunner bounces a 5xx with an RFC 3464 report to the sender", async () => {
+  await using h = await harness({
+    rcptReply: (r) => r.startsWith("gone@") ? "550 5.1.1 <gone@far.example>: no such user" : null,
+  });
+  await h.submit({ from: "user@example.net", to: ["gone@far.example", "ok@far.example"] });
+  await h.runner.runDue();
+  assert.deepEqual(h.sink.messages.map((m) => m.recipients), [["ok@far.example"]]);
+  const queue = await listQueue(h.kv);
+  assert.equal(queue.length, 1);
+  assert.equal(queue[0].kind, "bounce");
+  assert.equal(queue[0].from, "");
+  await h.runner.runDue();
+  const dsn = h.sink.messages[1];
+  assert.equal(dsn.from, "");
+  assert.deepEqual(dsn.recipients, ["user@example.net"]);
+  const parsed = await PostalMime.parse(dsn.data);
+  const contentType = parsed.headers.find((x) => x.key === "content-type")!.value;
+  assert.match(contentType, /multipart\/report/);
+  assert.match(contentType, /report-type=delivery-status/);
+  const raw = dsn.data;
+  assert.match(raw, /Final-Recipient: rfc822; ?gone@far\.example/);
+  assert.match(raw, /Action: failed/);
+  assert.match(raw, /Status: 5\.1\.1/);
+  assert.match(raw, /Diagnostic-Code: smtp; ?550 5\.1\.1/);
+  assert.match(raw, /Message-ID: <m1@example\.net>/, "original headers returned");
+  assert.ok(!raw.includes("ok@far.example") || !/Final-Recipient: rfc822; ?ok@/.test(raw));
+  assert.deepEqual(await listQueue(h.kv), []);
+});
+
+Deno.test("QueueRunner fails a null-MX domain at once with 5.1.10 and never bounces a null sender", async () => {
+  await using h = await harness();
+  await h.submit({ from: null, to: ["x@nullmx.example"], login: null });
+  await h.runner.runDue();
+  assert.deepEqual(await listQueue(h.kv), [], "no bounce for the null sender");
+  const failed = h.logger.events.find((e) => e.event === "delivery.failed")!;
+  assert.match(String(failed.reply), /5\.1\.10/);
+  assert.equal(h.sink.connections, 0);
+});
+
+Deno.test("QueueRunner defers on DNS failure and bounces after the lifetime", async () => {
+  await using h = await harness({
+    rcptReply: (r) => r.startsWith("a@") ? "451 4.3.0 try later" : null,
+  });
+  h.dns.setBehaviour("far.example", "servfail");
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await h.runner.runDue();
+  let [entry] = await listQueue(h.kv);
+  assert.equal(entry.recipients[0].status, "pending", "a DNS failure is temporary");
+  assert.match(entry.recipients[0].lastReply!, /4\.4\.3/);
+  h.dns.setBehaviour("far.example", null);
+  for (let i = 0; i < 40 && (await listQueue(h.kv)).some((e) => e.kind === "original"); i++) {
+    h.clock.now += 4 * 60 * MINUTE;
+    await h.runner.runDue();
+  }
+  const queue = await listQueue(h.kv);
+  assert.deepEqual(queue.map((e) => e.kind), ["bounce"]);
+  await h.runner.runDue();
+  const dsn = h.sink.messages.find((m) => m.from === "")!;
+  assert.match(dsn.data, /Status: 4\.4\.7/);
+  assert.match(dsn.data, /Action: failed/);
+  [entry] = await listQueue(h.kv);
+  assert.equal(entry, undefined);
+});
+
+Deno.test("QueueRunner sends the BCC copy with X-Relay-BCC and the per-account sender", async () => {
+  await using h = await harness();
+  await updateAccount(h.kv, "user@example.net", { bcc: ["archive@far.example"] }, h.clock.now);
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  assert.equal((await listQueue(h.kv)).length, 2);
+  await h.runner.runDue();
+  const original = h.sink.messages.find((m) => m.recipients[0] === "a@far.example")!;
+  const copy = h.sink.messages.find((m) => m.recipients[0] === "archive@far.example")!;
+  assert.equal(copy.from, "bcc-user=example.net@relay.test");
+  assert.equal(copy.data, "X-Relay-BCC: user@example.net\r\n" + original.data);
+  assert.deepEqual(await h.spool.list(), []);
+});
+
+Deno.test("QueueRunner removes a BCC address that fails permanently, without a bounce", async () => {
+  await using h = await harness({
+    rcptReply: (r) => r.startsWith("archive@") ? "550 5.1.1 no such mailbox" : null,
+  });
+  await updateAccount(h.kv, "user@example.net", { bcc: ["archive@far.example"] }, h.clock.now);
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await h.runner.runDue();
+  assert.deepEqual((await getAccount(h.kv, "user@example.net"))!.bcc, []);
+  assert.deepEqual(await listQueue(h.kv), [], "no DNS bounce for a BCC copy");
+  assert.ok(h.logger.events.some((e) => e.event === "bcc.removed"));
+});
+
+Deno.test("QueueRunner delivers the mirror copy with the account's secret header", async () => {
+  await using h = await harness();
+  await updateAccount(h.kv, "user@example.net", { mirror: ["sent@example.net"] }, h.clock.now);
+  const secret = (await getAccount(h.kv, "user@example.net"))!.mirrorSecret;
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await h.runner.runDue();
+  const copy = h.sink.messages.find((m) => m.recipients[0] === "sent@example.net")!;
+  assert.equal(copy.from, "user@example.net");
+  assert.ok(copy.data.startsWith(`X-Relay-AuthMirror: ${secret}\r\nSubject: hello`));
+});
+
+Deno.test("queue sink rewrites a null sender to the postmaster and makes no copies", async () => {
+  await using h = await harness();
+  await updateAccount(h.kv, "user@example.net", {
+    bcc: ["archive@far.example"],
+    mirror: ["sent@example.net"],
+  }, h.clock.now);
+  await h.submit({ from: null, to: ["a@far.example"] });
+  let queue = await listQueue(h.kv);
+  assert.equal(queue.length, 1);
+  assert.equal(queue[0].from, "user@example.net", "no postmaster set: the login");
+  await updateAccount(h.kv, "user@example.net", { postmaster: "pm@example.net" }, h.clock.now);
+  await h.submit({ from: null, to: ["b@far.example"] });
+  queue = await listQueue(h.kv);
+  assert.deepEqual(queue.map((e) => e.from).sort(), ["pm@example.net", "user@example.net"]);
+});
+
+Deno.test("QueueRunner sends a success DSN for NOTIFY=SUCCESS and none for NOTIFY=NEVER", async () => {
+  await using h = await harness({
+    rcptReply: (r) => r.startsWith("gone") ? "550 5.1.1 gone" : null,
+  });
+  await h.submit({ from: "user@example.net", to: ["a@far.example"], notify: ["SUCCESS"] });
+  await h.submit({ from: "user@example.net", to: ["gone@far.example"], notify: ["NEVER"] });
+  await h.runner.runDue();
+  const queue = await listQueue(h.kv);
+  assert.equal(queue.length, 1);
+  await h.runner.runDue();
+  const dsn = h.sink.messages.find((m) => m.from === "")!;
+  assert.match(dsn.data, /Action: delivered/);
+});
