@@ -7,9 +7,12 @@ import { encodeBase64Text } from "../../relay/smtp/sasl.ts";
 import { RelayProcess } from "../helpers/relay_process.ts";
 import { TestSmtpClient } from "../helpers/smtp_client.ts";
 
+// Delivery goes to a closed port, so accepted messages stay queued (deferred) for inspection.
 const EXTRA = `
 [smtp]
 max_message_size = 20000
+[delivery]
+smarthost = "127.0.0.1:9"
 `;
 
 const PLAIN = (login: string, pw: string) => "AUTH PLAIN " + encodeBase64Text(`\0${login}\0${pw}`);
