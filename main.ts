@@ -116,6 +116,7 @@ async function main(args: string[]): Promise<number> {
   }
   const result = await runCli(parsed.rest, {
     kvPath: config.storage.kv,
+    spoolDir: config.storage.spool,
     stdin: Deno.stdin.readable,
   });
   if (result.stdout) await Deno.stdout.write(new TextEncoder().encode(result.stdout));

@@ -29,7 +29,10 @@ export type CliCommand =
   | { kind: "account-delete"; login: string }
   | { kind: "admin-password" }
   | { kind: "queue-list" }
-  | { kind: "queue-show"; id: string };
+  | { kind: "queue-show"; id: string }
+  | { kind: "queue-retry"; id: string | null }
+  | { kind: "queue-delete"; id: string }
+  | { kind: "queue-bounce"; id: string };
 
 /** The command line is malformed; `action` says what was being attempted (e.g. `add account`). */
 export class CliUsageError extends SyntaxError {
@@ -258,7 +261,20 @@ export function parseCliArgs(args: string[]): CliCommand {
         const { positionals } = parseVerb("show queue entry", rest, {}, ["ID"]);
         return { kind: "queue-show", id: positionals[0] };
       }
-      throw new CliUsageError(null, unknownVerb("queue", verb, ["list", "show"]));
+      if (verb === "retry") {
+        if (rest.length === 1 && rest[0] === "--all") return { kind: "queue-retry", id: null };
+        const { positionals } = parseVerb("retry queue entry", rest, {}, ["ID"]);
+        return { kind: "queue-retry", id: positionals[0] };
+      }
+      if (verb === "delete" || verb === "bounce") {
+        const action = verb === "delete" ? "delete queue entry" : "bounce queue entry";
+        const { positionals } = parseVerb(action, rest, {}, ["ID"]);
+        return { kind: verb === "delete" ? "queue-delete" : "queue-bounce", id: positionals[0] };
+      }
+      throw new CliUsageError(
+        null,
+        unknownVerb("queue", verb, ["list", "show", "retry", "delete", "bounce"]),
+      );
   }
   throw new CliUsageError(null, `unknown command "${noun}" (try "help")`);
 }

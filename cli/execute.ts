@@ -12,6 +12,7 @@ import { setAdminPassword } from "../kv/admin_auth.ts";
 import { addDomain, deleteDomain, listDomains, updateDomain } from "../kv/domains.ts";
 import { NotFoundError } from "../kv/errors.ts";
 import { getQueueEntry, listQueue, type QueueEntry } from "../kv/queue.ts";
+import { removeEntry, rescheduleNow } from "../kv/schedule.ts";
 import type { AccountPatch, AccountRecord, NewAccount } from "../kv/accounts.ts";
 import type { CliCommand } from "./args.ts";
 import { USAGE } from "./help.ts";
@@ -23,6 +24,8 @@ export interface ExecuteContext {
   now: number;
   /** First line of standard input, for `admin password`. */
   readLine: () => Promise<string>;
+  /** This node's spool directory (queue delete removes the body there). */
+  spoolDir?: string;
 }
 
 /** The phrase naming what a command does, for `relay: cannot <action>: ...`. */
@@ -54,6 +57,12 @@ export function describeAction(command: CliCommand): string {
       return "list queue";
     case "queue-show":
       return `show queue entry "${command.id}"`;
+    case "queue-retry":
+      return command.id === null ? "retry queue" : `retry queue entry "${command.id}"`;
+    case "queue-delete":
+      return `delete queue entry "${command.id}"`;
+    case "queue-bounce":
+      return `bounce queue entry "${command.id}"`;
   }
 }
 
@@ -155,5 +164,30 @@ export async function executeCommand(
       }
       return json(entry);
     }
+    case "queue-retry": {
+      const ids = command.id === null ? (await listQueue(kv)).map((e) => e.id) : [command.id];
+      for (const id of ids) {
+        if (!await rescheduleNow(kv, id, { now })) {
+          throw new NotFoundError(`Cannot retry queue entry "${id}": not found`);
+        }
+      }
+      return `${ids.length} queue ${ids.length === 1 ? "entry" : "entries"} due now\n`;
+    }
+    case "queue-delete": {
+      const entry = await removeEntry(kv, command.id);
+      if (entry === null) {
+        throw new NotFoundError(`Cannot delete queue entry "${command.id}": not found`);
+      }
+      // The body lives in the spool of the node that accepted it; remove it when it is ours.
+      if (context.spoolDir) {
+        await Deno.remove(`${context.spoolDir}/${entry.spool}`).catch(() => {});
+      }
+      return `queue entry ${command.id} deleted\n`;
+    }
+    case "queue-bounce":
+      if (!await rescheduleNow(kv, command.id, { now, bounce: true })) {
+        throw new NotFoundError(`Cannot bounce queue entry "${command.id}": not found`);
+      }
+      return `queue entry ${command.id} will be returned to its sender\n`;
   }
 }

@@ -30,6 +30,9 @@ Admin UI:
 Queue:
   queue list                          id, age, sender, recipients, size
   queue show ID                       JSON
+  queue retry ID|--all                deliver now, whatever the backoff says
+  queue delete ID                     drop the message without notice
+  queue bounce ID                     return the message to its sender (DSN)
 
   help                                this text
 

@@ -23,6 +23,8 @@ export interface RunCliOptions {
   stdin?: ReadableStream<Uint8Array>;
   /** Clock in milliseconds; default `Date.now`. */
   now?: () => number;
+  /** This node's spool directory, so `queue delete` removes the body too. */
+  spoolDir?: string;
 }
 
 /** What the process should print and exit with. */
@@ -92,6 +94,7 @@ export async function runCli(args: string[], options: RunCliOptions): Promise<Cl
     const stdout = await executeCommand(kv, command, {
       now: (options.now ?? Date.now)(),
       readLine: () => readFirstLine(options.stdin ?? Deno.stdin.readable),
+      spoolDir: options.spoolDir,
     });
     return { code: 0, stdout, stderr: "" };
   } catch (error) {

@@ -56,6 +56,8 @@ export interface QueueEntry {
   prepend?: string | null;
   /** Last time a delay notice went to the sender, if any. */
   delayNotifiedAt?: number | null;
+  /** The operator asked to return the message: the runner fails what is pending, with a DSN. */
+  bounceRequested?: boolean;
 }
 
 /** Largest batch for one commit: Deno KV allows at most 100 checks per atomic operation. */

@@ -80,12 +80,18 @@ export async function settleEntry(
   return result.ok;
 }
 
-/** Makes an entry due now (queue retry); false when it does not exist. */
-export async function rescheduleNow(kv: Deno.Kv, id: string, now: number): Promise<boolean> {
+/** Makes an entry due now (queue retry); `bounce` also asks the runner to return it. */
+export async function rescheduleNow(
+  kv: Deno.Kv,
+  id: string,
+  options: { now: number; bounce?: boolean },
+): Promise<boolean> {
   for (let i = 0; i < 5; i++) {
     const read = await readEntry(kv, id);
     if (read === null) return false;
-    if (await settleEntry(kv, read, { ...read.entry, nextAttemptAt: now })) return true;
+    const next = { ...read.entry, nextAttemptAt: options.now };
+    if (options.bounce) next.bounceRequested = true;
+    if (await settleEntry(kv, read, next)) return true;
   }
   throw new Error(`Cannot reschedule queue entry "${id}": it keeps changing`);
 }

@@ -157,6 +157,7 @@ async function tryHost(
         from: shipment.from,
         recipients: shipment.recipients.map((r) => ({ address: r.address, params: rcptParams(r) })),
         mailParams: mailParams(shipment),
+        size: shipment.size,
       },
       shipment.content,
     );
@@ -203,6 +204,8 @@ async function tryHost(
 
 function mailParams(shipment: Shipment): string[] {
   const params: string[] = [];
+  if (shipment.body8bit) params.push("BODY=8BITMIME");
+  if (shipment.smtputf8) params.push("SMTPUTF8");
   if (shipment.ret) params.push(`RET=${shipment.ret}`);
   if (shipment.envid) params.push(`ENVID=${shipment.envid}`);
   return params;

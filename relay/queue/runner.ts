@@ -144,7 +144,18 @@ export class QueueRunner {
     const entry = read.entry;
     const pending = entry.recipients.filter((r) => r.status === "pending");
     const results = new Map<string, RecipientResult>();
-    const groups = groupByDomain(pending);
+    const groups = entry.bounceRequested ? new Map() : groupByDomain(pending);
+    if (entry.bounceRequested) {
+      for (const r of pending) {
+        results.set(r.address, {
+          address: r.address,
+          status: "failed",
+          reply: "550 5.0.0 Message returned to the sender by the relay's operator",
+          enhanced: "5.0.0",
+          remoteMta: null,
+        });
+      }
+    }
     await Promise.all([...groups].map(async ([domain, rcpts]) => {
       const out = await this.#withSlot(
         domain,

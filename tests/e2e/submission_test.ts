@@ -414,4 +414,15 @@ Deno.test("relay keeps a queued message across kill -9 and restart", async () =>
   const entry = JSON.parse(shown.stdout);
   const body = await Deno.readTextFile(`${relay.spoolDir}/${entry.spool}`);
   assert.ok(body.includes("Subject: durable"));
+
+  // The operator's queue verbs.
+  assert.equal((await relay.cli(["queue", "retry", id])).code, 0);
+  assert.equal((await relay.cli(["queue", "retry", "--all"])).code, 0);
+  const missing = await relay.cli(["queue", "delete", "NOSUCHID0000000"]);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.stderr.trim().split("\n").length, 1);
+  const deleted = await relay.cli(["queue", "delete", id]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.notEqual((await relay.cli(["queue", "show", id])).code, 0);
+  await assert.rejects(Deno.stat(`${relay.spoolDir}/${entry.spool}`), Deno.errors.NotFound);
 });

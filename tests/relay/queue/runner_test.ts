@@ -292,3 +292,29 @@ Deno.test("QueueRunner sends a success DSN for NOTIFY=SUCCESS and none for NOTIF
   const dsn = h.sink.messages.find((m) => m.from === "")!;
   assert.match(dsn.data, /Action: delivered/);
 });
+
+Deno.test("QueueRunner honours queue retry and queue bounce from the operator", async () => {
+  const { rescheduleNow } = await import("../../../kv/schedule.ts");
+  await using h = await harness({
+    rcptReply: (r) => r.startsWith("a@") ? "451 4.3.0 later" : null,
+  });
+  const id = await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await h.runner.runDue();
+  assert.equal(await h.runner.runDue(), 0);
+  assert.equal(await rescheduleNow(h.kv, id, { now: h.clock.now }), true);
+  assert.equal(await h.runner.runDue(), 1, "retry makes it due at once");
+  assert.equal((await listQueue(h.kv))[0].attempts, 2);
+  assert.equal(await rescheduleNow(h.kv, id, { now: h.clock.now, bounce: true }), true);
+  const connections = h.sink.connections;
+  await h.runner.runDue();
+  const queue = await listQueue(h.kv);
+  assert.deepEqual(queue.map((e) => e.kind), ["bounce"]);
+  assert.equal(h.sink.connections, connections, "a bounced message is not delivered again");
+  await h.runner.runDue();
+  const dsn = h.sink.messages.find((m) => m.from === "")!;
+  assert.match(
+    dsn.data,
+    /Diagnostic-Code: smtp; 550 5\.0\.0 Message returned to the sender by the relay's\s+operator/,
+  );
+  assert.equal(await rescheduleNow(h.kv, "NOSUCHID0000000", { now: h.clock.now }), false);
+});
