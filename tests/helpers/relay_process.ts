@@ -55,6 +55,11 @@ export class RelayProcess implements AsyncDisposable {
     return relay;
   }
 
+  /** The process id of the running relay, or null. */
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
   /** Log lines seen so far (JSON). */
   get logs(): Record<string, unknown>[] {
     return this.#lines.flatMap((l) => {
