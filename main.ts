@@ -72,7 +72,7 @@ async function serve(config: RelayConfig, logger: Logger): Promise<void> {
     now: Date.now,
   });
   const server = await startSmtpServer(config, {
-    policy: createSessionPolicy({ kv }),
+    policy: createSessionPolicy({ kv, resolver, config, logger, now: Date.now }),
     sink: createQueueSink({
       kv,
       spool,

@@ -98,6 +98,14 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
       queue([REPLY.shuttingDown]);
       return;
     }
+    const connectFacts = { cid, clientIp: client, localPort: transport.localPort };
+    const refusal = await deps.policy.checkConnection(connectFacts).catch(internalError);
+    if (refusal) {
+      queue([refusal]);
+      logRefusal("connection.rejected", refusal, {});
+      void deps.policy.observe(connectFacts, { type: "refused", phase: "connect", reply: refusal });
+      return;
+    }
     await greet(transport, reader, lines, session, deps);
     if (session.earlyTalker) log.warn("connection.pregreet", { cid, client });
 
@@ -113,6 +121,10 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
           break;
         }
         const step = session.onLine(tooLong ? "" : line.text, tooLong);
+        const protocolError = step.replies.find((r) => r.code >= 500);
+        if (protocolError) {
+          void deps.policy.observe(facts(), { type: "protocol-error", reply: protocolError });
+        }
         open = await carryOut(step);
         line = open ? lines.next(AUTH_LINE_MAX) : null;
       }
@@ -153,14 +165,18 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
   }
 
   /** Runs one effect; returns a follow-up effect, null, or "close". */
-  async function runEffect(effect: Effect): Promise<Effect | null | "close"> {
-    const facts = {
+  function facts() {
+    return {
       cid,
       clientIp: client,
+      localPort: transport.localPort,
       login: session.login,
       tls: session.tls,
       helo: session.helo,
     };
+  }
+
+  async function runEffect(effect: Effect): Promise<Effect | null | "close"> {
     switch (effect.type) {
       case "close":
         return "close";
@@ -181,7 +197,7 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
         return null;
       }
       case "auth": {
-        const result = await deps.policy.authenticate(facts, effect).catch((err) => {
+        const result = await deps.policy.authenticate(facts(), effect).catch((err) => {
           log.error("auth.error", { cid, client, error: String(err) });
           return { outcome: "temporary" as const, login: effect.login };
         });
@@ -192,16 +208,26 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
           mechanism: effect.mechanism,
           outcome: result.outcome,
         });
+        if (result.outcome !== "ok") {
+          void deps.policy.observe(facts(), { type: "auth-failed", login: effect.login });
+        }
         return apply(session.authResult(result.outcome, result.login));
       }
       case "mail": {
-        const refusal = await deps.policy.checkMail(facts, effect).catch(internalError);
-        if (refusal) logRefusal("mail.rejected", refusal, { from: effect.from?.address ?? "" });
+        const refusal = await deps.policy.checkMail(facts(), effect).catch(internalError);
+        if (refusal) {
+          logRefusal("mail.rejected", refusal, { from: effect.from?.address ?? "" });
+          void deps.policy.observe(facts(), { type: "refused", phase: "mail", reply: refusal });
+        }
         return apply(session.mailResult(effect, refusal));
       }
       case "rcpt": {
-        const refusal = await deps.policy.checkRcpt(facts, effect.rcpt).catch(internalError);
-        if (refusal) logRefusal("rcpt.rejected", refusal, { rcpt: effect.rcpt.mailbox.address });
+        const refusal = await deps.policy.checkRcpt(facts(), session.tx!, effect.rcpt)
+          .catch(internalError);
+        if (refusal) {
+          logRefusal("rcpt.rejected", refusal, { rcpt: effect.rcpt.mailbox.address });
+          void deps.policy.observe(facts(), { type: "refused", phase: "rcpt", reply: refusal });
+        }
         return apply(session.rcptResult(effect.rcpt, refusal));
       }
       case "data": {
@@ -217,6 +243,8 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
           now: deps.now,
           cid,
           logger: log,
+          policy: deps.policy,
+          facts: facts(),
         });
         if (result.outcome === "eof") return "close";
         if (result.outcome === "timeout") {

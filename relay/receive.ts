@@ -9,6 +9,7 @@
  */
 
 import type { Logger } from "./log.ts";
+import type { SessionFacts, SessionPolicy } from "./policy/session_policy.ts";
 import { DataReader } from "./smtp/data_reader.ts";
 import { REPLY, type Reply, withText } from "./smtp/reply.ts";
 import type { SmtpSession, Transaction } from "./smtp/session.ts";
@@ -38,8 +39,11 @@ export interface AcceptedMessage {
 export interface MessageSink {
   newId(now: number): string;
   create(id: string): Promise<MessageWriter>;
-  /** Commits the queue entry; on failure the sink removes the stored body and throws. */
-  commit(message: AcceptedMessage): Promise<void>;
+  /**
+   * Commits the queue entry (and any BCC/mirror copies); on failure the sink
+   * removes the stored bodies and throws. Resolves to the number of copies.
+   */
+  commit(message: AcceptedMessage): Promise<{ copies: number }>;
 }
 
 /** How the DATA phase ended. */
@@ -59,6 +63,8 @@ export interface ReceiveInput {
   now: () => number;
   cid: string;
   logger: Logger;
+  policy: SessionPolicy;
+  facts: SessionFacts;
 }
 
 const encoder = new TextEncoder();
@@ -71,6 +77,7 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
   const reader = new DataReader({ maxSize: session.options.maxMessageSize });
   let writer: MessageWriter | null = null;
   let writeError: unknown = null;
+  const content = await input.policy.openContent(input.facts, tx);
   try {
     writer = await sink.create(id);
     await writer.write(encoder.encode(receivedHeader({
@@ -97,6 +104,7 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       return chunk === "timeout" ? { outcome: "timeout" } : { outcome: "eof" };
     }
     const step = reader.push(chunk);
+    if (!reader.tooLarge) { for (const part of step.content) content.push(part); }
     if (writer !== null && writeError === null && !reader.tooLarge) {
       try {
         for (const part of step.content) await writer.write(part);
@@ -105,13 +113,13 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       }
     }
     if (step.done) {
-      const reply = await finish(step.rest);
+      const reply = await finish();
       return { outcome: "done", reply, rest: step.rest };
     }
     chunk = await input.read();
   }
 
-  async function finish(_rest: Uint8Array): Promise<Reply> {
+  async function finish(): Promise<Reply> {
     if (reader.tooLarge || reader.longLine || writeError !== null || writer === null) {
       await writer?.abort();
       if (writeError !== null || writer === null) {
@@ -119,6 +127,22 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
         return REPLY.localError;
       }
       return reader.tooLarge ? REPLY.messageTooBig : REPLY.lineTooLongInData;
+    }
+    const refusal = await content.verdict().catch((err) => {
+      log.error("policy.error", { cid: input.cid, id, error: String(err) });
+      return REPLY.localError;
+    });
+    if (refusal !== null) {
+      await writer.abort();
+      log.info("data.rejected", {
+        cid: input.cid,
+        id,
+        client: input.clientIp,
+        login: session.login,
+        reply: `${refusal.code} ${refusal.enhanced ?? ""} ${refusal.text}`,
+      });
+      void input.policy.observe(input.facts, { type: "refused", phase: "data", reply: refusal });
+      return refusal;
     }
     let size: number;
     try {
@@ -128,8 +152,9 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       log.error("spool.error", { cid: input.cid, id, error: String(err) });
       return REPLY.localError;
     }
+    let copies: number;
     try {
-      await sink.commit({
+      ({ copies } = await sink.commit({
         id,
         tx,
         size,
@@ -139,7 +164,7 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
         tls: session.tls,
         receivedAt,
         cid: input.cid,
-      });
+      }));
     } catch (err) {
       log.error("queue.error", { cid: input.cid, id, error: String(err) });
       return REPLY.localError;
@@ -154,6 +179,14 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       size,
       tls: session.tls,
       bareLineEnding: reader.bareLineEnding,
+      copies,
+    });
+    void input.policy.observe(input.facts, {
+      type: "accepted",
+      id,
+      size,
+      recipients: tx.recipients.length,
+      copies,
     });
     return withText({ code: 250, enhanced: "2.0.0", text: "" }, `Ok: queued as ${id}`);
   }

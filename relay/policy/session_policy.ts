@@ -1,39 +1,51 @@
 /**
- * The decisions a session asks for: credentials at AUTH, the sender at MAIL,
- * relay permission at RCPT. Reads accounts through `kv/`.
+ * The decisions a session asks for, composed from policy stages run in a
+ * fixed order (first refusal wins): connect, AUTH, MAIL, RCPT, content.
+ *
+ * The account's "action on submission errors" (seed) is applied here, in one
+ * place: with `always-5xx` every temporary refusal becomes permanent.
  *
  * @module
  */
 
-import { getAccount } from "../../kv/accounts.ts";
+import { type AccountRecord, getAccount } from "../../kv/accounts.ts";
 import { dummyVerify, verifyPassword } from "../../kv/password.ts";
-import type { Mailbox } from "../smtp/address.ts";
-import type { MailParams } from "../smtp/params.ts";
-import { REPLY, type Reply, withText } from "../smtp/reply.ts";
-import type { AuthOutcome, RcptEntry } from "../smtp/session.ts";
-import { ipFamily, passesFilters } from "./ip_filter.ts";
+import { REPLY, type Reply, toPermanent } from "../smtp/reply.ts";
+import type { AuthOutcome, RcptEntry, Transaction } from "../smtp/session.ts";
+import { createConnectStage } from "./connect_stage.ts";
+import { createContentStage } from "./content_stage.ts";
+import { createGreylistStage } from "./greylist_stage.ts";
+import { createInboundStage } from "./inbound_stage.ts";
+import { createLimitsStage } from "./limits_stage.ts";
+import { createLoginStage } from "./login_stage.ts";
 import { senderAllowed, senderMismatch, splitLogin } from "./sender.ts";
+import type {
+  ConnectionFacts,
+  ContentCheck,
+  MailRequest,
+  PolicyContext,
+  PolicyDeps,
+  PolicyEvent,
+  PolicyStage,
+  SessionFacts,
+} from "./stage.ts";
+import { createVerifyStage } from "./verify_stage.ts";
 
-/** What a policy check knows about the session. */
-export interface SessionFacts {
-  cid: string;
-  clientIp: string;
-  login: string | null;
-  tls: boolean;
-  helo: string | null;
-}
+export type { ConnectionFacts, SessionFacts } from "./stage.ts";
 
 /** The policy a session consults; every method may throw (the shell answers 451). */
 export interface SessionPolicy {
+  checkConnection(facts: ConnectionFacts): Promise<Reply | null>;
   authenticate(
     facts: SessionFacts,
     credentials: { login: string; password: string },
   ): Promise<{ outcome: AuthOutcome; login: string }>;
-  checkMail(
-    facts: SessionFacts,
-    mail: { from: Mailbox | null; params: MailParams },
-  ): Promise<Reply | null>;
-  checkRcpt(facts: SessionFacts, rcpt: RcptEntry): Promise<Reply | null>;
+  checkMail(facts: SessionFacts, mail: MailRequest): Promise<Reply | null>;
+  checkRcpt(facts: SessionFacts, tx: Transaction, rcpt: RcptEntry): Promise<Reply | null>;
+  /** Starts the content checks of one message (after DATA's 354). */
+  openContent(facts: SessionFacts, tx: Transaction): Promise<ContentCheck>;
+  /** Tells the counting stages what happened; never throws. */
+  observe(facts: SessionFacts | ConnectionFacts, event: PolicyEvent): Promise<void>;
 }
 
 /** Normalises a login: local part as typed, domain lower-cased; null without "@domain". */
@@ -43,10 +55,51 @@ export function normalizeLogin(login: string): string | null {
   return `${local}@${domain}`;
 }
 
-/** The policy of an SMTP submission service backed by the KV store. */
-export function createSessionPolicy(deps: { kv: Deno.Kv }): SessionPolicy {
+/** The stages in the order they run. */
+export function defaultStages(deps: PolicyDeps): PolicyStage[] {
+  return [
+    createConnectStage(deps),
+    createLoginStage(deps),
+    createInboundStage(deps),
+    createGreylistStage(deps),
+    createLimitsStage(deps),
+    createContentStage(deps),
+    createVerifyStage(deps),
+  ];
+}
+
+/** Runs hooks in order until one refuses. */
+async function firstRefusal(
+  hooks: (() => Promise<Reply | null> | undefined)[],
+): Promise<Reply | null> {
+  for (const hook of hooks) {
+    const reply = await hook();
+    if (reply) return reply;
+  }
+  return null;
+}
+
+/** Applies the account's action on submission errors (seed: "always return 5xx"). */
+function applyErrorAction(account: AccountRecord | null, reply: Reply | null): Reply | null {
+  if (reply === null || account?.errors !== "always-5xx") return reply;
+  return toPermanent(reply);
+}
+
+/** The policy of the relay, from its stages. */
+export function createSessionPolicy(
+  deps: PolicyDeps,
+  stages: PolicyStage[] = defaultStages(deps),
+): SessionPolicy {
   const { kv } = deps;
+  const context = async (facts: SessionFacts): Promise<PolicyContext> => ({
+    facts,
+    account: facts.login === null ? null : await getAccount(kv, facts.login),
+  });
   return {
+    async checkConnection(facts) {
+      return await firstRefusal(stages.map((s) => () => s.checkConnection?.(facts)));
+    },
+
     async authenticate(facts, credentials) {
       const login = normalizeLogin(credentials.login);
       // A login without its @domain fails exactly like a wrong password.
@@ -58,36 +111,58 @@ export function createSessionPolicy(deps: { kv: Deno.Kv }): SessionPolicy {
       if (!await verifyPassword(credentials.password, account.passwordHash)) {
         return { outcome: "failed", login: account.login };
       }
-      // The filter is checked after the password, and fails the same way:
-      // a client outside the filter never learns whether the password was right.
-      const family = ipFamily(facts.clientIp) ?? 4;
-      const filters = family === 4
-        ? { primary: account.ipv4, alternate: account.altIpv4 }
-        : { primary: account.ipv6, alternate: account.altIpv6 };
-      // TODO(#4): host-name filters resolve through the configured resolver.
-      const verdict = await passesFilters(facts.clientIp, filters, {
-        required: account.type === "server",
-      });
-      if (verdict === "temporary") return { outcome: "temporary", login: account.login };
-      if (verdict === "fail") return { outcome: "failed", login: account.login };
+      for (const stage of stages) {
+        const verdict = await stage.checkLogin?.(facts, account) ?? "pass";
+        if (verdict !== "pass") {
+          return { outcome: verdict === "fail" ? "failed" : "temporary", login: account.login };
+        }
+      }
       if (!account.enabled) return { outcome: "disabled", login: account.login };
       return { outcome: "ok", login: account.login };
     },
 
     async checkMail(facts, mail) {
-      if (facts.login === null) return null;
-      const account = await getAccount(kv, facts.login);
-      if (account === null || !account.enabled) return REPLY.authDisabled;
-      if (!senderAllowed(account, mail.from)) return senderMismatch(account, mail.from!);
-      return null;
+      const ctx = await context(facts);
+      if (facts.login !== null) {
+        if (ctx.account === null || !ctx.account.enabled) return REPLY.authDisabled;
+        if (!senderAllowed(ctx.account, mail.from)) return senderMismatch(ctx.account, mail.from!);
+      }
+      const reply = await firstRefusal(stages.map((s) => () => s.checkMail?.(ctx, mail)));
+      return applyErrorAction(ctx.account, reply);
     },
 
-    checkRcpt(facts, rcpt) {
-      if (facts.login !== null) return Promise.resolve(null);
-      // TODO(#5): hosted domains with a destination accept mail without AUTH.
-      return Promise.resolve(
-        withText(REPLY.relayDenied, `<${rcpt.mailbox.address}>: Relay access denied`),
-      );
+    async checkRcpt(facts, tx, rcpt) {
+      const ctx = await context(facts);
+      const reply = await firstRefusal(stages.map((s) => () => s.checkRcpt?.(ctx, tx, rcpt)));
+      return applyErrorAction(ctx.account, reply);
+    },
+
+    async openContent(facts, tx) {
+      const ctx = await context(facts);
+      const checks = stages.flatMap((s) => s.openContent?.(ctx, tx) ?? []);
+      return {
+        push(chunk) {
+          for (const c of checks) c.push(chunk);
+        },
+        async verdict() {
+          const reply = await firstRefusal(checks.map((c) => () => c.verdict()));
+          return applyErrorAction(ctx.account, reply);
+        },
+      };
+    },
+
+    async observe(facts, event) {
+      for (const stage of stages) {
+        try {
+          await stage.observe?.(facts, event);
+        } catch (err) {
+          deps.logger.error("policy.observe_error", {
+            stage: stage.name,
+            event: event.type,
+            error: String(err),
+          });
+        }
+      }
     },
   };
 }

@@ -118,6 +118,7 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
         throw err;
       }
       deps.onQueued?.();
+      return { copies: entries.length - 1 };
     },
   };
 }
