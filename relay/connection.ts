@@ -36,6 +36,8 @@ export interface ConnectionDeps {
   greetPauseMs: number;
   /** Set while the server shuts down: new commands get 421. */
   shuttingDown?: () => boolean;
+  /** Resolves when the server starts shutting down: an idle session is told at once. */
+  shutdown?: Promise<void>;
 }
 
 let connectionCounter = 0;
@@ -51,14 +53,25 @@ class Reader {
 
   /** The next chunk, null at EOF, or "timeout". */
   async next(timeoutMs: number): Promise<Uint8Array | null | "timeout"> {
+    const result = await this.nextUnless(timeoutMs);
+    return result === "shutdown" ? "timeout" : result;
+  }
+
+  /** Like {@linkcode next}, and "shutdown" once `stop` resolves. */
+  async nextUnless(
+    timeoutMs: number,
+    stop?: Promise<void>,
+  ): Promise<Uint8Array | null | "timeout" | "shutdown"> {
     this.#pending ??= this.#transport.read();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });
+    const races: Promise<Uint8Array | null | "timeout" | "shutdown">[] = [this.#pending, timeout];
+    if (stop) races.push(stop.then(() => "shutdown" as const));
     try {
-      const result = await Promise.race([this.#pending, timeout]);
-      if (result !== "timeout") this.#pending = null;
+      const result = await Promise.race(races);
+      if (result !== "timeout" && result !== "shutdown") this.#pending = null;
       return result;
     } finally {
       clearTimeout(timer);
@@ -130,7 +143,11 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
       }
       await flush();
       if (!open) break;
-      const chunk = await reader.next(deps.idleTimeoutMs);
+      const chunk = await reader.nextUnless(deps.idleTimeoutMs, deps.shutdown);
+      if (chunk === "shutdown") {
+        queue([REPLY.shuttingDown]);
+        break;
+      }
       if (chunk === "timeout") {
         queue([REPLY.timeout]);
         log.info("connection.timeout", { cid, client });

@@ -12,6 +12,7 @@ import type { Logger } from "./log.ts";
 import { startListener } from "./net/listener.ts";
 import type { Transport } from "./net/transport.ts";
 import type { SessionPolicy } from "./policy/session_policy.ts";
+import { formatReply, REPLY, type Reply } from "./smtp/reply.ts";
 import type { MessageSink } from "./receive.ts";
 
 /** A running SMTP server. */
@@ -37,6 +38,12 @@ export async function startSmtpServer(
   const active = new Set<Promise<void>>();
   const transports = new Set<Transport>();
   let shuttingDown = false;
+  const shutdown = Promise.withResolvers<void>();
+  const perIp = new Map<string, number>();
+  const refuse = (transport: Transport, reply: Reply, reason: string) => {
+    deps.logger.info("connection.refused", { client: transport.remoteAddress, reason });
+    transport.write(formatReply(reply)).catch(() => {}).finally(() => transport.close());
+  };
   const listeners: Awaited<ReturnType<typeof startListener>>[] = [];
   for (const listen of config.listen) {
     const listener = await startListener({
@@ -45,6 +52,15 @@ export async function startSmtpServer(
       tls: listen.tls,
       secureContext: listen.tls === "none" ? null : deps.secureContext,
       onConnection: (transport) => {
+        const ip = transport.remoteAddress;
+        if (shuttingDown) return refuse(transport, REPLY.shuttingDown, "shutdown");
+        if (active.size >= config.smtp.maxConnections) {
+          return refuse(transport, REPLY.tooManyConnections, "max_connections");
+        }
+        if ((perIp.get(ip) ?? 0) >= config.smtp.maxConnectionsPerIp) {
+          return refuse(transport, REPLY.tooManyFromIp, "max_connections_per_ip");
+        }
+        perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
         transports.add(transport);
         const done = serveConnection(transport, {
           session: {
@@ -65,9 +81,13 @@ export async function startSmtpServer(
           dataTimeoutMs: config.smtp.dataTimeoutMs,
           greetPauseMs: listen.greetPauseMs,
           shuttingDown: () => shuttingDown,
+          shutdown: shutdown.promise,
         }).finally(() => {
           active.delete(done);
           transports.delete(transport);
+          const left = (perIp.get(ip) ?? 1) - 1;
+          if (left === 0) perIp.delete(ip);
+          else perIp.set(ip, left);
         });
         active.add(done);
       },
@@ -82,12 +102,15 @@ export async function startSmtpServer(
   return {
     ports: listeners.map((l) => l.port),
     async close(graceMs = 10_000) {
+      // New connections get 421 4.3.2 while sessions finish; idle sessions are
+      // told at once; a session in DATA finishes its message first.
       shuttingDown = true;
-      await Promise.all(listeners.map((l) => l.close()));
+      shutdown.resolve();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
       await Promise.race([Promise.all(active), grace]);
       clearTimeout(timer);
+      await Promise.all(listeners.map((l) => l.close()));
       for (const t of transports) t.close();
       await Promise.all(active);
     },

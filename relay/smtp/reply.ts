@@ -62,6 +62,16 @@ export const REPLY = {
     enhanced: "4.3.2",
     text: "Service shutting down, try again later",
   },
+  tooManyConnections: {
+    code: 421,
+    enhanced: "4.7.0",
+    text: "Too many connections, try again later",
+  },
+  tooManyFromIp: {
+    code: 421,
+    enhanced: "4.7.0",
+    text: "Too many connections from your address, try again later",
+  },
   authTemporary: {
     code: 454,
     enhanced: "4.7.0",
