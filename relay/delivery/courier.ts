@@ -39,6 +39,8 @@ export interface CourierConfig extends RoutingConfig {
   heloName: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** For the reply to the final dot; default 10 minutes (RFC 5321 §4.5.3.2.6). */
+  dataTimeoutMs?: number;
   /** Extra CA certificates to trust (tests); system roots otherwise. */
   caCerts?: string[];
 }
@@ -132,7 +134,7 @@ async function tryHost(
       caCerts: config.caCerts,
       connectTimeoutMs: config.connectTimeoutMs,
       commandTimeoutMs: config.commandTimeoutMs,
-      dataTimeoutMs: Math.max(config.commandTimeoutMs, 600_000),
+      dataTimeoutMs: config.dataTimeoutMs ?? 600_000,
     });
   } catch (err) {
     const reply = (err as { reply?: ParsedReply }).reply;
@@ -177,8 +179,10 @@ async function tryHost(
     return {
       kind: "done",
       results: result.recipients.map((r) => {
-        const reply = r.reply ?? result.dataReply ?? result.mailReply ?? result.error?.reply ??
-          null;
+        // sendTransaction gives each recipient its deciding reply (RCPT refusal,
+        // final reply after the data, or the whole message's refusal); null means
+        // nothing decided it (timeout, lost connection): temporary, never "sent".
+        const reply = r.reply;
         if (reply === null) {
           return {
             address: r.address,

@@ -30,7 +30,10 @@ const ZONE: ZoneRecord[] = [
 const MINUTE = 60_000;
 
 /** A runner wired to real loopback peers; everything is closed by dispose. */
-async function harness(sinkOptions: SmtpSinkOptions = {}) {
+async function harness(
+  sinkOptions: SmtpSinkOptions = {},
+  options: { nameserver?: string } = {},
+) {
   const dir = await Deno.makeTempDir({ prefix: "relay-runner-" });
   const kv = await openStore(`${dir}/relay.kv`);
   const spool = new Spool(`${dir}/spool`);
@@ -42,7 +45,11 @@ async function harness(sinkOptions: SmtpSinkOptions = {}) {
   const runner = new QueueRunner({
     kv,
     spool,
-    resolver: createResolver({ nameservers: [dns.address], timeoutMs: 500, now: () => clock.now }),
+    resolver: createResolver({
+      nameservers: [options.nameserver ?? dns.address],
+      timeoutMs: 300,
+      now: () => clock.now,
+    }),
     logger,
     node: "node-a",
     hostname: "relay.test",
@@ -53,6 +60,7 @@ async function harness(sinkOptions: SmtpSinkOptions = {}) {
       heloName: "relay.test",
       connectTimeoutMs: 2_000,
       commandTimeoutMs: 5_000,
+      dataTimeoutMs: 500,
     },
     retry: {
       retryInitialMs: 5 * MINUTE,
@@ -317,4 +325,24 @@ Deno.test("QueueRunner honours queue retry and queue bounce from the operator", 
     /Diagnostic-Code: smtp; 550 5\.0\.0 Message returned to the sender by the relay's\s+operator/,
   );
   assert.equal(await rescheduleNow(h.kv, "NOSUCHID0000000", { now: h.clock.now }), false);
+});
+
+Deno.test("QueueRunner times out a receiver that stalls after the data and retries later", async () => {
+  await using h = await harness({ stallAfterData: true });
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await h.runner.runDue();
+  const [entry] = await listQueue(h.kv);
+  assert.equal(entry.recipients[0].status, "pending");
+  assert.match(entry.recipients[0].lastReply!, /^4\d\d /);
+  assert.equal(entry.attempts, 1);
+});
+
+Deno.test("QueueRunner defers, never bounces, while the DNS server is down", async () => {
+  await using h = await harness({}, { nameserver: "127.0.0.1:1" });
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await h.runner.runDue();
+  const [entry] = await listQueue(h.kv);
+  assert.equal(entry.kind, "original");
+  assert.equal(entry.recipients[0].status, "pending");
+  assert.match(entry.recipients[0].lastReply!, /^451 4\.4\.3/);
 });
