@@ -96,16 +96,18 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
     newId: (now) => newQueueId(now),
     create: (id): Promise<MessageWriter> => spool.create(id),
     async commit(message) {
-      const account = message.login === null ? null : await getAccount(kv, message.login);
-      const original = message.tx.from?.address ?? null;
-      const from = account === null ? original ?? "" : await envelopeSender(kv, account, original);
-      const entry = queueEntryFor(message, {
-        node: deps.node,
-        spoolFile: spool.fileName(message.id),
-        from,
-      });
-      const entries = [entry];
+      const entries: QueueEntry[] = [];
       try {
+        const account = message.login === null ? null : await getAccount(kv, message.login);
+        const original = message.tx.from?.address ?? null;
+        const from = account === null
+          ? original ?? ""
+          : await envelopeSender(kv, account, original);
+        entries.push(queueEntryFor(message, {
+          node: deps.node,
+          spoolFile: spool.fileName(message.id),
+          from,
+        }));
         // The seed: no copies of null-sender submissions.
         if (account !== null && original !== null) {
           await addCopies(entries, account, deps);
@@ -113,7 +115,9 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
         const result = await commitQueueEntries(kv, entries);
         if (!result.ok) throw new Error(`Cannot queue message "${message.id}": the id exists`);
       } catch (err) {
-        // Nothing half-stored: without its queue entry a body must go.
+        // Nothing half-stored: without its queue entry a body must go (the
+        // original's file and every copy's link).
+        await spool.removeFile(spool.fileName(message.id));
         for (const e of entries) await spool.removeFile(e.spool);
         throw err;
       }
