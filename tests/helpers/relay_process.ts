@@ -35,14 +35,23 @@ export class RelayProcess implements AsyncDisposable {
   #readers: Promise<void>[] = [];
   ports: number[] = [];
 
-  private constructor(dir: string, configPath: string) {
+  readonly #env: Record<string, string>;
+
+  private constructor(dir: string, configPath: string, env: Record<string, string>) {
     this.dir = dir;
     this.configPath = configPath;
+    this.#env = env;
   }
 
   /** Writes a config (test listeners + `extra` TOML) into a temp dir and starts the relay. */
   static async start(
-    options: { extra?: string; listeners?: string; dir?: string } = {},
+    options: {
+      extra?: string;
+      listeners?: string;
+      dir?: string;
+      /** Extra environment for the relay process (e.g. DENO_V8_FLAGS). */
+      env?: Record<string, string>;
+    } = {},
   ): Promise<RelayProcess> {
     const dir = options.dir ?? await Deno.makeTempDir({ prefix: "relay-test-" });
     const configPath = `${dir}/relay.toml`;
@@ -50,7 +59,7 @@ export class RelayProcess implements AsyncDisposable {
       `[storage]\nkv = "${dir}/relay.kv"\nspool = "${dir}/spool"\n` +
       (options.listeners ?? TEST_LISTENERS);
     await Deno.writeTextFile(configPath, config);
-    const relay = new RelayProcess(dir, configPath);
+    const relay = new RelayProcess(dir, configPath, options.env ?? {});
     await relay.launch();
     return relay;
   }
@@ -97,6 +106,7 @@ export class RelayProcess implements AsyncDisposable {
       stderr: "piped",
       stdin: "null",
       cwd: this.dir,
+      env: this.#env,
     }).spawn();
     const started = Promise.withResolvers<void>();
     const collect = async (stream: ReadableStream<Uint8Array>) => {
