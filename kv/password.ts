@@ -15,7 +15,36 @@ const LIMITS = { maxN: 1 << 20, maxR: 32, maxP: 16, minKey: 16, maxKey: 64 } as 
 /** Fixed salt used by {@linkcode dummyVerify}; its value does not matter. */
 const DUMMY_SALT = new Uint8Array(SCRYPT.saltBytes);
 
+/**
+ * Each scrypt run holds 128·N·r bytes (16 MiB here) of native memory. Runs
+ * beyond the number of cores gain nothing (the work is CPU-bound) but pile up
+ * memory that the allocator keeps afterwards: 20 clients logging in at once
+ * grew the relay by 400 MiB. So runs queue for one of a few slots.
+ */
+const MAX_CONCURRENT = Math.max(1, navigator.hardwareConcurrency || 2);
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function withSlot<T>(task: () => Promise<T>): Promise<T> {
+  while (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await task();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 function derive(
+  password: string,
+  salt: Uint8Array,
+  params: { N: number; r: number; p: number; keyBytes: number },
+): Promise<Uint8Array> {
+  return withSlot(() => deriveNow(password, salt, params));
+}
+
+function deriveNow(
   password: string,
   salt: Uint8Array,
   params: { N: number; r: number; p: number; keyBytes: number },

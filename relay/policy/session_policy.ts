@@ -12,6 +12,7 @@ import { type AccountRecord, getAccount } from "../../kv/accounts.ts";
 import { dummyVerify, verifyPassword } from "../../kv/password.ts";
 import { REPLY, type Reply, toPermanent } from "../smtp/reply.ts";
 import type { AuthOutcome, RcptEntry, Transaction } from "../smtp/session.ts";
+import { AuthCache } from "./auth_cache.ts";
 import { createConnectStage } from "./connect_stage.ts";
 import { createContentStage } from "./content_stage.ts";
 import { createGreylistStage } from "./greylist_stage.ts";
@@ -91,6 +92,7 @@ export function createSessionPolicy(
   stages: PolicyStage[] = defaultStages(deps),
 ): SessionPolicy {
   const { kv } = deps;
+  const authCache = new AuthCache({ now: deps.now });
   const context = async (facts: SessionFacts): Promise<PolicyContext> => ({
     facts,
     account: facts.login === null ? null : await getAccount(kv, facts.login),
@@ -108,8 +110,11 @@ export function createSessionPolicy(
         await dummyVerify(credentials.password);
         return { outcome: "failed", login: credentials.login };
       }
-      if (!await verifyPassword(credentials.password, account.passwordHash)) {
-        return { outcome: "failed", login: account.login };
+      if (!authCache.matches(account.login, credentials.password, account.passwordHash)) {
+        if (!await verifyPassword(credentials.password, account.passwordHash)) {
+          return { outcome: "failed", login: account.login };
+        }
+        authCache.remember(account.login, credentials.password, account.passwordHash);
       }
       for (const stage of stages) {
         const verdict = await stage.checkLogin?.(facts, account) ?? "pass";
@@ -143,6 +148,9 @@ export function createSessionPolicy(
       return {
         push(chunk) {
           for (const c of checks) c.push(chunk);
+        },
+        headers() {
+          return checks.map((c) => c.headers?.() ?? "").join("");
         },
         async verdict() {
           const reply = await firstRefusal(checks.map((c) => () => c.verdict()));
