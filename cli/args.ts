@@ -28,6 +28,9 @@ export type CliCommand =
   | { kind: "account-show"; login: string }
   | { kind: "account-delete"; login: string }
   | { kind: "admin-password" }
+  | { kind: "verify-list"; bad: boolean }
+  /** `address` null: every entry (`--all`). */
+  | { kind: "verify-delete"; address: string | null }
   | { kind: "queue-list" }
   | { kind: "queue-show"; id: string }
   | { kind: "queue-retry"; id: string | null }
@@ -164,6 +167,24 @@ function parseDomain(verb: string, rest: string[]): CliCommand {
   throw new CliUsageError(null, unknownVerb("domain", verb, ["add", "set", "list", "delete"]));
 }
 
+function parseVerify(verb: string, rest: string[]): CliCommand {
+  switch (verb) {
+    case "list": {
+      const { values } = parseVerb("list verify cache", rest, { bad: { type: "boolean" } }, []);
+      return { kind: "verify-list", bad: values.bad === true };
+    }
+    case "delete": {
+      if (rest.includes("--all")) {
+        parseVerb("purge verify cache", rest, { all: { type: "boolean" } }, []);
+        return { kind: "verify-delete", address: null };
+      }
+      const { positionals } = parseVerb("delete verify entry", rest, {}, ["ADDRESS (or --all)"]);
+      return { kind: "verify-delete", address: positionals[0] };
+    }
+  }
+  throw new CliUsageError(null, unknownVerb("verify", verb, ["list", "delete"]));
+}
+
 function parseAccountAdd(rest: string[]): CliCommand {
   const spec: OptionSpec = {
     type: { type: "string" },
@@ -252,6 +273,8 @@ export function parseCliArgs(args: string[]): CliCommand {
       }
       parseVerb("set admin password", rest, {}, []);
       return { kind: "admin-password" };
+    case "verify":
+      return parseVerify(verb, rest);
     case "queue":
       if (verb === "list") {
         parseVerb("list queue", rest, {}, []);

@@ -16,6 +16,7 @@ import { removeEntry, rescheduleNow } from "../kv/schedule.ts";
 import type { AccountPatch, AccountRecord, NewAccount } from "../kv/accounts.ts";
 import type { CliCommand } from "./args.ts";
 import { USAGE } from "./help.ts";
+import { executeVerifyCommand } from "./verify_commands.ts";
 import { formatAge, formatTable } from "./table.ts";
 
 /** What a command may need besides the store. */
@@ -53,6 +54,12 @@ export function describeAction(command: CliCommand): string {
       return `delete account "${command.login}"`;
     case "admin-password":
       return "set admin password";
+    case "verify-list":
+      return "list verify cache";
+    case "verify-delete":
+      return command.address === null
+        ? "purge verify cache"
+        : `delete verify entry "${command.address}"`;
     case "queue-list":
       return "list queue";
     case "queue-show":
@@ -152,6 +159,9 @@ export async function executeCommand(
     case "admin-password":
       await setAdminPassword(kv, await context.readLine());
       return "admin password set\n";
+    case "verify-list":
+    case "verify-delete":
+      return await executeVerifyCommand(kv, command, now);
     case "queue-list":
       return formatTable(
         ["ID", "AGE", "FROM", "RECIPIENTS", "SIZE"],

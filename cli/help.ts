@@ -24,6 +24,10 @@ Submission accounts:
   FILTER is an IP, a CIDR or a host name; "" clears it. --bcc and --mirror
   repeat to give several addresses; --bcc "" clears the list.
 
+Sender verification cache (probe results, shared by every node):
+  verify list [--bad]                 address, status, checked, expires, remote reply
+  verify delete ADDRESS|--all         forget a result; the next submission probes again
+
 Admin UI:
   admin password                      reads the new password from standard input
 

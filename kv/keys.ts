@@ -9,6 +9,9 @@
  * | `["queue", id]`                 | `QueueEntry`       | kv/queue.ts         |
  * | `["admin", "password"]`         | scrypt hash string | kv/admin_auth.ts    |
  * | `["schedule", node, dueAt, id]` | queue id           | kv/queue.ts, kv/schedule.ts |
+ * | `["verify", address]`            | `VerifyEntry`      | kv/verify_cache.ts  |
+ * | `["verify_lease", address]`      | `VerifyLease`      | kv/verify_cache.ts  |
+ * | `["verify_failure", login, at, id]` | `null` (an event) | kv/verify_cache.ts |
  *
  * Reserved namespaces for later work (architecture.md, "Data in Deno KV"):
  * `["greylist", ip|net, sender, rcpt]`, `["verify", address]`,
@@ -25,6 +28,9 @@ export const NAMESPACE = {
   queue: "queue",
   admin: "admin",
   schedule: "schedule",
+  verify: "verify",
+  verifyLease: "verify_lease",
+  verifyFailure: "verify_failure",
 } as const;
 
 /** Key of one hosted domain record. */
@@ -70,4 +76,29 @@ export function scheduleKey(node: string, dueAt: number, id: string): Deno.KvKey
 /** Prefix of one node's delivery schedule, ordered by due time. */
 export function schedulePrefix(node: string): Deno.KvKey {
   return [NAMESPACE.schedule, node];
+}
+
+/** Key of one cached sender verification result (address as normalised by relay/smtp/address.ts). */
+export function verifyKey(address: string): Deno.KvKey {
+  return [NAMESPACE.verify, address];
+}
+
+/** Prefix of every cached sender verification result. */
+export function verifyPrefix(): Deno.KvKey {
+  return [NAMESPACE.verify];
+}
+
+/** Key of the short lease a node holds while it probes one address. */
+export function verifyLeaseKey(address: string): Deno.KvKey {
+  return [NAMESPACE.verifyLease, address];
+}
+
+/** Key of one sender verification failure of an account (`at` in ms, `id` breaks ties). */
+export function verifyFailureKey(login: string, at: number, id: string): Deno.KvKey {
+  return [NAMESPACE.verifyFailure, login, at, id];
+}
+
+/** Prefix of one account's sender verification failures, oldest first. */
+export function verifyFailurePrefix(login: string): Deno.KvKey {
+  return [NAMESPACE.verifyFailure, login];
 }

@@ -40,6 +40,30 @@ export interface ListenerConfig {
   greetPauseMs: number;
 }
 
+/**
+ * Sender verification settings (Postfix `address_verify_*` defaults): a
+ * positive result lives 31 days and is refreshed after 7, a negative one
+ * lives 3 days and is refreshed after 3 hours, a temporary one 10 minutes.
+ */
+export interface VerifyConfig {
+  /** Key `verify_positive_ttl`. */
+  positiveTtlMs: number;
+  /** Key `verify_positive_refresh`: serve the cached result, probe again in the background. */
+  positiveRefreshMs: number;
+  /** Key `verify_negative_ttl`. */
+  negativeTtlMs: number;
+  /** Key `verify_negative_refresh`. */
+  negativeRefreshMs: number;
+  /** Key `verify_temporary_ttl`: 4xx, timeouts and DNS failures are kept this long. */
+  temporaryTtlMs: number;
+  /** Key `verify_timeout`: budget of one probe. */
+  timeoutMs: number;
+  /** Key `verify_wait`: how long MAIL FROM waits for a probe before 450 "in progress". */
+  waitMs: number;
+  /** Key `verify_self_names`: more names (besides `hostname`) that mean this relay. */
+  selfNames: string[];
+}
+
 /** The whole relay configuration, with durations in milliseconds. */
 export interface RelayConfig {
   /** Banner and EHLO name. */
@@ -81,6 +105,8 @@ export interface RelayConfig {
     uribl: string[];
     verifySender: boolean;
     probeSender: string;
+    /** Sender verification (keys `verify_*`): cache lifetimes, probe budget, our other names. */
+    verify: VerifyConfig;
   };
   smtp: {
     maxMessageSize: number;
@@ -137,7 +163,25 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
   },
   // Off by default: public DNSBLs refuse queries from big public resolvers,
   // and sender callouts cost a connection per new sender.
-  policy: { dnsbl: [], uribl: [], verifySender: false, probeSender: "" },
+  policy: {
+    dnsbl: [],
+    uribl: [],
+    verifySender: false,
+    probeSender: "",
+    verify: {
+      positiveTtlMs: 31 * DAY,
+      positiveRefreshMs: 7 * DAY,
+      negativeTtlMs: 3 * DAY,
+      negativeRefreshMs: 3 * HOUR,
+      temporaryTtlMs: 10 * MINUTE,
+      // The probe may take as long as a slow MX needs; the session waits less
+      // (Postfix answers "verification in progress" after ~6 s) because a
+      // mail client waits for its MAIL FROM reply, and rarely retries.
+      timeoutMs: 60 * SECOND,
+      waitMs: 20 * SECOND,
+      selfNames: [],
+    },
+  },
   smtp: {
     maxMessageSize: 209_715_200, // 200 MiB, advertised with SIZE (RFC 1870)
     // RFC 5321 §4.5.3.1.8: at least 100 must be accepted; clients send the rest

@@ -66,7 +66,20 @@ const KEYS = {
     "warn_after",
   ],
   greylist: ["delay", "retry_window", "pass_lifetime", "max_retries"],
-  policy: ["dnsbl", "uribl", "verify_sender", "probe_sender"],
+  policy: [
+    "dnsbl",
+    "uribl",
+    "verify_sender",
+    "probe_sender",
+    "verify_positive_ttl",
+    "verify_positive_refresh",
+    "verify_negative_ttl",
+    "verify_negative_refresh",
+    "verify_temporary_ttl",
+    "verify_timeout",
+    "verify_wait",
+    "verify_self_names",
+  ],
   smtp: [
     "max_message_size",
     "max_recipients",
@@ -285,7 +298,40 @@ function readPolicy(
       D.probeSender,
       (v, key) => v === "" ? "" : mailbox(v, key),
     ),
+    verify: readVerify(get, D.verify),
   };
+}
+
+function readVerify(
+  get: ReturnType<typeof reader>,
+  D: RelayConfig["policy"]["verify"],
+): RelayConfig["policy"]["verify"] {
+  const span = (name: string, fallback: number) => get(`verify_${name}`, fallback, duration());
+  const v = {
+    positiveTtlMs: span("positive_ttl", D.positiveTtlMs),
+    positiveRefreshMs: span("positive_refresh", D.positiveRefreshMs),
+    negativeTtlMs: span("negative_ttl", D.negativeTtlMs),
+    negativeRefreshMs: span("negative_refresh", D.negativeRefreshMs),
+    temporaryTtlMs: span("temporary_ttl", D.temporaryTtlMs),
+    timeoutMs: span("timeout", D.timeoutMs),
+    waitMs: span("wait", D.waitMs),
+    selfNames: get("verify_self_names", D.selfNames, listOf(domainName)),
+  };
+  // A refresh after the expiry would never run; equal means "no refresh".
+  inOrder(
+    "policy.verify_positive_refresh",
+    v.positiveRefreshMs,
+    "policy.verify_positive_ttl",
+    v.positiveTtlMs,
+  );
+  inOrder(
+    "policy.verify_negative_refresh",
+    v.negativeRefreshMs,
+    "policy.verify_negative_ttl",
+    v.negativeTtlMs,
+  );
+  inOrder("policy.verify_wait", v.waitMs, "policy.verify_timeout", v.timeoutMs);
+  return v;
 }
 
 function readSmtp(t: TomlTable, D: RelayConfig["smtp"]): RelayConfig["smtp"] {
