@@ -34,13 +34,22 @@ export class RelayProcess implements AsyncDisposable {
   #lines: string[] = [];
   #readers: Promise<void>[] = [];
   ports: number[] = [];
+  /** Port of the admin page (from the `admin.started` log line), or 0 before it is known. */
+  adminPort = 0;
 
   readonly #env: Record<string, string>;
+  readonly #entry: string;
 
-  private constructor(dir: string, configPath: string, env: Record<string, string>) {
+  private constructor(
+    dir: string,
+    configPath: string,
+    env: Record<string, string>,
+    entry: string,
+  ) {
     this.dir = dir;
     this.configPath = configPath;
     this.#env = env;
+    this.#entry = entry;
   }
 
   /** Writes a config (test listeners + `extra` TOML) into a temp dir and starts the relay. */
@@ -51,15 +60,19 @@ export class RelayProcess implements AsyncDisposable {
       dir?: string;
       /** Extra environment for the relay process (e.g. DENO_V8_FLAGS). */
       env?: Record<string, string>;
+      /** Script to run instead of main.ts (a bundled relay). */
+      entry?: string;
     } = {},
   ): Promise<RelayProcess> {
     const dir = options.dir ?? await Deno.makeTempDir({ prefix: "relay-test-" });
     const configPath = `${dir}/relay.toml`;
     const config = `hostname = "relay.test"\n${options.extra ?? ""}\n` +
       `[storage]\nkv = "${dir}/relay.kv"\nspool = "${dir}/spool"\n` +
+      // The admin page listens too: port 0, so relays started side by side never collide.
+      (/^\[admin\]/m.test(options.extra ?? "") ? "" : `[admin]\nlisten = "127.0.0.1:0"\n`) +
       (options.listeners ?? TEST_LISTENERS);
     await Deno.writeTextFile(configPath, config);
-    const relay = new RelayProcess(dir, configPath, options.env ?? {});
+    const relay = new RelayProcess(dir, configPath, options.env ?? {}, options.entry ?? MAIN);
     await relay.launch();
     return relay;
   }
@@ -101,7 +114,15 @@ export class RelayProcess implements AsyncDisposable {
   /** (Re)starts the process and waits for its listeners. */
   async launch(): Promise<void> {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, "serve", "--config", this.configPath],
+      args: [
+        "run",
+        "--allow-all",
+        "--unstable-kv",
+        this.#entry,
+        "serve",
+        "--config",
+        this.configPath,
+      ],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
@@ -119,6 +140,7 @@ export class RelayProcess implements AsyncDisposable {
           const line = pending.slice(0, nl);
           pending = pending.slice(nl + 1);
           this.#lines.push(line);
+          if (line.includes('"admin.started"')) this.adminPort = JSON.parse(line).port as number;
           if (line.includes('"relay.started"')) {
             const ports = JSON.parse(line).ports as string;
             this.ports = ports.split(",").map(Number);
