@@ -64,6 +64,30 @@ export interface VerifyConfig {
   selfNames: string[];
 }
 
+/** One URIBL zone and how its A answers are read (`[[policy.uribl_zones]]`). */
+export interface UriblZoneConfig {
+  zone: string;
+  /**
+   * Bits of the answer's last octet that count as listed (127.0.0.X & mask);
+   * null: any 127.x.y.z answer lists, except 127.0.0.1 and 127.255.255.x (refusals).
+   */
+  mask: number | null;
+  /** The zone lists IPv4 addresses too, queried as reversed octets. */
+  ips: boolean;
+}
+
+/** URIBL settings besides the plain zone list (keys `uribl_*` of `[policy]`). */
+export interface UriblConfig {
+  /** The zones checked: each `uribl` name with its default reading, then `uribl_zones`. */
+  zones: UriblZoneConfig[];
+  /** Key `uribl_exempt_recipients`: `local@domain` or `@domain`, lower-cased. */
+  exemptRecipients: string[];
+  /** Key `uribl_max_domains`: distinct domains and IPs looked up per message. */
+  maxDomains: number;
+  /** Key `uribl_max_part_bytes`: decoded bytes scanned per text part. */
+  maxPartBytes: number;
+}
+
 /** The whole relay configuration, with durations in milliseconds. */
 export interface RelayConfig {
   /** Banner and EHLO name. */
@@ -107,6 +131,8 @@ export interface RelayConfig {
     probeSender: string;
     /** Sender verification (keys `verify_*`): cache lifetimes, probe budget, our other names. */
     verify: VerifyConfig;
+    /** URIBL zones as read, abuse-report exceptions and scan caps. */
+    uriblCheck: UriblConfig;
   };
   smtp: {
     maxMessageSize: number;
@@ -180,6 +206,13 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
       timeoutMs: 60 * SECOND,
       waitMs: 20 * SECOND,
       selfNames: [],
+    },
+    uriblCheck: {
+      zones: [],
+      exemptRecipients: [],
+      // Haraka's uribl plugin stops at 20 per list; 100 covers a real newsletter.
+      maxDomains: 100,
+      maxPartBytes: 2 * 1024 * 1024,
     },
   },
   smtp: {

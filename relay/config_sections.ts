@@ -29,6 +29,7 @@ import {
   readTable,
   type TomlTable,
 } from "./config_reader.ts";
+import { readUriblConfig } from "./config_uribl.ts";
 import { formatDuration } from "./duration.ts";
 import { parseHostPort } from "./host_port.ts";
 
@@ -79,6 +80,10 @@ const KEYS = {
     "verify_timeout",
     "verify_wait",
     "verify_self_names",
+    "uribl_zones",
+    "uribl_exempt_recipients",
+    "uribl_max_domains",
+    "uribl_max_part_bytes",
   ],
   smtp: [
     "max_message_size",
@@ -299,6 +304,7 @@ function readPolicy(
       (v, key) => v === "" ? "" : mailbox(v, key),
     ),
     verify: readVerify(get, D.verify),
+    uriblCheck: readUriblConfig(t, D.uriblCheck, get("uribl", D.uribl, listOf(domainName))),
   };
 }
 

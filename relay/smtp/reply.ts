@@ -87,6 +87,12 @@ export const REPLY = {
     enhanced: "4.3.0",
     text: "Error: queue file write error, try again later",
   },
+  // Issue #4: a URIBL lookup failed; never a silent pass.
+  uriblUnavailable: {
+    code: 451,
+    enhanced: "4.7.1",
+    text: "Cannot check the links in the message against a URI block list, try again later",
+  },
   // 5xx
   lineTooLong: { code: 500, enhanced: "5.5.2", text: "Error: line too long" },
   badSyntax: { code: 500, enhanced: "5.5.2", text: "Error: bad syntax" },
@@ -177,6 +183,19 @@ export const REPLY = {
     code: 550,
     enhanced: "5.6.0",
     text: "Message has a line longer than 998 characters (RFC 5322 §2.1.1)",
+  },
+  // Seed "Filtering of Mail Containing URIs/URLs".
+  uriblListed: {
+    code: 554,
+    enhanced: "5.7.1",
+    text: "Message links to a domain on a URI block list; remove the link and send again",
+  },
+  // Seed "Microsoft Exchange DSN Reports": backscatter prevention.
+  backscatter: {
+    code: 550,
+    enhanced: "5.7.1",
+    text: "Backscatter of delivery reports is not allowed: " +
+      "turn off non-delivery reports on your mail server",
   },
   authMechanism: {
     code: 504,
