@@ -7,10 +7,15 @@
  * @module
  */
 
+import { createActivityTap } from "./admin/activity_tap.ts";
+import { createAdminApp } from "./admin/app.ts";
+import type { QueueAccess } from "./admin/deps.ts";
 import { runCli } from "./cli/run.ts";
+import { hasAdminPassword, setAdminPasswordIfUnset } from "./kv/admin_auth.ts";
+import { randomToken } from "./kv/admin_sessions.ts";
 import { openStore } from "./kv/open.ts";
 import { ConfigError, loadConfig, type RelayConfig } from "./relay/config.ts";
-import { jsonLogger, type Logger } from "./relay/log.ts";
+import { jsonLogger, type LogFields, type Logger } from "./relay/log.ts";
 import { loadOrCreateCertificate } from "./relay/net/certificate.ts";
 import { createSecureContext } from "./relay/net/tls.ts";
 import { createSessionPolicy } from "./relay/policy/session_policy.ts";
@@ -34,10 +39,17 @@ function takeConfigFlag(args: string[]): { path: string | null; rest: string[] }
   return { path, rest };
 }
 
-async function serve(config: RelayConfig, logger: Logger): Promise<void> {
+async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
   const kv = await openStore(config.storage.kv);
   const spool = new Spool(config.storage.spool);
   await spool.init();
+  // Every log event also feeds the admin page's activity log and counters.
+  const activity = createActivityTap({
+    kv,
+    now: Date.now,
+    onError: (e) => baseLogger.error("activity.error", { error: String(e) }),
+  });
+  const logger = teeLogger(baseLogger, activity.observe);
   const pem = await loadOrCreateCertificate({
     cert: config.tls.cert,
     key: config.tls.key,
@@ -84,18 +96,101 @@ async function serve(config: RelayConfig, logger: Logger): Promise<void> {
     secureContext: createSecureContext(pem),
   });
   runner.start();
+  const admin = await serveAdmin(config, {
+    kv,
+    logger,
+    queue: spoolQueueAccess(spool, () => runner.wake()),
+  });
   logger.info("relay.started", { hostname: config.hostname, ports: server.ports.join(",") });
 
   const stop = async (signal: string) => {
     logger.info("relay.stopping", { signal });
     await server.close(10_000);
     await runner.stop();
+    await admin.shutdown();
+    await activity.close();
     kv.close();
     logger.info("relay.stopped", {});
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+}
+
+/** Largest header section the admin page shows; the rest of a huge header is cut. */
+const ADMIN_HEADERS_MAX = 64 * 1024;
+
+/** The admin page's view of this node's spool: header sections, deletion, runner wake-up. */
+function spoolQueueAccess(spool: Spool, wake: () => void): QueueAccess {
+  return {
+    async readHeaders(entry) {
+      let text = "";
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of spool.content(entry.spool, null)) {
+          text += decoder.decode(chunk, { stream: true });
+          const end = text.indexOf("\r\n\r\n");
+          if (end !== -1) return text.slice(0, end + 2);
+          if (text.length >= ADMIN_HEADERS_MAX) break;
+        }
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return null;
+        throw error;
+      }
+      return text.slice(0, ADMIN_HEADERS_MAX);
+    },
+    removeBody: (entry) => spool.removeFile(entry.spool),
+    wake,
+  };
+}
+
+/** Serve the admin page on `[admin] listen`; on first start, set and print a one-time password. */
+async function serveAdmin(
+  config: RelayConfig,
+  deps: { kv: Deno.Kv; logger: Logger; queue: QueueAccess },
+): Promise<Deno.HttpServer> {
+  const { kv, logger } = deps;
+  if (!await hasAdminPassword(kv)) {
+    const password = randomToken(15);
+    if (await setAdminPasswordIfUnset(kv, password)) {
+      // Shown once, on stderr rather than in the log; only its hash is stored.
+      console.error(
+        `relay: admin password (shown once; change it with "admin password"): ${password}`,
+      );
+      logger.warn("admin.password_generated", {});
+    }
+  }
+  const app = createAdminApp({
+    kv,
+    now: Date.now,
+    queue: deps.queue,
+    log: (event, fields) => logger.info(event, fields),
+  });
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: config.admin.host,
+    port: config.admin.port,
+    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+  }, (request, info) => app.fetch(request, { remoteAddr: info.remoteAddr }));
+  const addr = await listening.promise;
+  logger.info("admin.started", { address: addr.hostname, port: addr.port });
+  return server;
+}
+
+/** A logger that also hands every event to `tap` (which must not throw). */
+function teeLogger(base: Logger, tap: (event: string, fields: LogFields) => void): Logger {
+  const both =
+    (write: (event: string, fields?: LogFields) => void) =>
+    (event: string, fields: LogFields = {}) => {
+      write(event, fields);
+      tap(event, fields);
+    };
+  return {
+    info: both(base.info),
+    warn: both(base.warn),
+    error: both(base.error),
+    debug: base.debug,
+  };
 }
 
 async function main(args: string[]): Promise<number> {

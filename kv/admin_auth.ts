@@ -26,3 +26,13 @@ export async function hasAdminPassword(kv: Deno.Kv): Promise<boolean> {
   const stored = await retryLocked(() => kv.get<string>(adminPasswordKey()));
   return typeof stored.value === "string";
 }
+
+/** Set the admin password only when none is set yet (first start); false when one already was. */
+export async function setAdminPasswordIfUnset(kv: Deno.Kv, password: string): Promise<boolean> {
+  const hash = await hashPassword(validatePassword(password));
+  const key = adminPasswordKey();
+  const commit = await commitWithRetry(() =>
+    kv.atomic().check({ key, versionstamp: null }).set(key, hash)
+  );
+  return commit.ok;
+}

@@ -9,6 +9,10 @@
  * | `["queue", id]`                 | `QueueEntry`       | kv/queue.ts         |
  * | `["admin", "password"]`         | scrypt hash string | kv/admin_auth.ts    |
  * | `["schedule", node, dueAt, id]` | queue id           | kv/queue.ts, kv/schedule.ts |
+ * | `["activity", at, seq]`         | `ActivityEvent`    | kv/activity.ts      |
+ * | `["activity_hour", hour, kind]` | `Deno.KvU64` count | kv/activity.ts      |
+ * | `["admin_session", idHash]`     | `AdminSession`     | kv/admin_sessions.ts |
+ * | `["admin_login", ip]`           | `LoginFailures`    | kv/admin_sessions.ts |
  * | `["verify", address]`            | `VerifyEntry`      | kv/verify_cache.ts  |
  * | `["verify_lease", address]`      | `VerifyLease`      | kv/verify_cache.ts  |
  * | `["verify_failure", login, at, id]` | `null` (an event) | kv/verify_cache.ts |
@@ -28,6 +32,10 @@ export const NAMESPACE = {
   queue: "queue",
   admin: "admin",
   schedule: "schedule",
+  activity: "activity",
+  activityHour: "activity_hour",
+  adminSession: "admin_session",
+  adminLogin: "admin_login",
   verify: "verify",
   verifyLease: "verify_lease",
   verifyFailure: "verify_failure",
@@ -101,4 +109,39 @@ export function verifyFailureKey(login: string, at: number, id: string): Deno.Kv
 /** Prefix of one account's sender verification failures, oldest first. */
 export function verifyFailurePrefix(login: string): Deno.KvKey {
   return [NAMESPACE.verifyFailure, login];
+}
+
+/** Key of one recent-activity event: time in ms, then a per-process sequence for ties. */
+export function activityKey(at: number, seq: string): Deno.KvKey {
+  return [NAMESPACE.activity, at, seq];
+}
+
+/** Prefix of the recent-activity log, oldest first. */
+export function activityPrefix(): Deno.KvKey {
+  return [NAMESPACE.activity];
+}
+
+/** Key of one hourly activity counter (`hour` is the bucket's start in ms). */
+export function activityHourKey(hour: number, kind: string): Deno.KvKey {
+  return [NAMESPACE.activityHour, hour, kind];
+}
+
+/** Prefix of the hourly activity counters, oldest hour first. */
+export function activityHourPrefix(): Deno.KvKey {
+  return [NAMESPACE.activityHour];
+}
+
+/** Key of one admin UI session, by the SHA-256 of its id (the id itself is never stored). */
+export function adminSessionKey(idHash: string): Deno.KvKey {
+  return [NAMESPACE.adminSession, idHash];
+}
+
+/** Prefix of every admin UI session. */
+export function adminSessionPrefix(): Deno.KvKey {
+  return [NAMESPACE.adminSession];
+}
+
+/** Key of the failed admin logins counted for one client IP. */
+export function adminLoginKey(ip: string): Deno.KvKey {
+  return [NAMESPACE.adminLogin, ip];
 }
