@@ -14,8 +14,8 @@ import { TestSmtpClient } from "../tests/helpers/smtp_client.ts";
 export interface CrashTrialOptions {
   messages: number;
   sessions: number;
-  /** Kill the relay this long after the first submission. */
-  killAfterMs: number;
+  /** Kill the relay once this many messages were answered 250 (so timing noise cannot skip it). */
+  killAfterAccepted: number;
   /** Give up waiting for deliveries after this long. */
   settleMs?: number;
 }
@@ -79,7 +79,10 @@ export async function runCrashTrial(options: CrashTrialOptions): Promise<CrashTr
       }
     };
     const submitting = Promise.all(Array.from({ length: options.sessions }, client));
-    await new Promise((r) => setTimeout(r, options.killAfterMs));
+    const killBy = Date.now() + 60_000;
+    while (accepted.size < options.killAfterAccepted && Date.now() < killBy) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
     await relay.stop("SIGKILL");
     await submitting;
     await relay.launch();
@@ -114,8 +117,10 @@ if (import.meta.main) {
   const trials = Number(Deno.args[0] ?? 5);
   const messages = Number(Deno.args[1] ?? 3000);
   for (let i = 0; i < trials; i++) {
-    const killAfterMs = 300 + Math.floor(Math.random() * 2500);
-    const result = await runCrashTrial({ messages, sessions: 20, killAfterMs });
-    console.log(JSON.stringify({ trial: i + 1, killAfterMs, ...result, lost: result.lost.length }));
+    const killAfterAccepted = 1 + Math.floor(Math.random() * (messages - 1));
+    const result = await runCrashTrial({ messages, sessions: 20, killAfterAccepted });
+    console.log(
+      JSON.stringify({ trial: i + 1, killAfterAccepted, ...result, lost: result.lost.length }),
+    );
   }
 }
