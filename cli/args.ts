@@ -4,6 +4,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseDuration } from "../relay/duration.ts";
 
 /** Settings given to `domain add` / `domain set`, still unvalidated (kv/ checks them). */
 export interface DomainFlags {
@@ -35,7 +36,19 @@ export type CliCommand =
   | { kind: "queue-show"; id: string }
   | { kind: "queue-retry"; id: string | null }
   | { kind: "queue-delete"; id: string }
-  | { kind: "queue-bounce"; id: string };
+  | { kind: "queue-bounce"; id: string }
+  | { kind: "allow-list" }
+  | { kind: "allow-add"; cidr: string; note: string | null }
+  | { kind: "allow-delete"; cidr: string }
+  | { kind: "block-list"; all: boolean }
+  | {
+    kind: "block-add";
+    ip: string;
+    reason: string | null;
+    durationMs: number | null;
+    permanent: boolean;
+  }
+  | { kind: "block-delete"; ip: string };
 
 /** The command line is malformed; `action` says what was being attempted (e.g. `add account`). */
 export class CliUsageError extends SyntaxError {
@@ -248,6 +261,67 @@ function parseAccount(verb: string, rest: string[]): CliCommand {
   );
 }
 
+function parseAllow(verb: string, rest: string[]): CliCommand {
+  switch (verb) {
+    case "list":
+      parseVerb("list allow entries", rest, {}, []);
+      return { kind: "allow-list" };
+    case "add": {
+      const spec: OptionSpec = { note: { type: "string" } };
+      const { values, positionals } = parseVerb("add allow entry", rest, spec, ["IP|CIDR"]);
+      return { kind: "allow-add", cidr: positionals[0], note: (values.note as string) ?? null };
+    }
+    case "delete": {
+      const { positionals } = parseVerb("delete allow entry", rest, {}, ["IP|CIDR"]);
+      return { kind: "allow-delete", cidr: positionals[0] };
+    }
+  }
+  throw new CliUsageError(null, unknownVerb("allow", verb, ["list", "add", "delete"]));
+}
+
+function parseBlock(verb: string, rest: string[]): CliCommand {
+  switch (verb) {
+    case "list": {
+      const { values } = parseVerb("list blocks", rest, { all: { type: "boolean" } }, []);
+      return { kind: "block-list", all: values.all === true };
+    }
+    case "add": {
+      const spec: OptionSpec = {
+        reason: { type: "string" },
+        duration: { type: "string" },
+        permanent: { type: "boolean" },
+      };
+      const { values, positionals } = parseVerb("add block", rest, spec, ["IP"]);
+      const action = `add block "${positionals[0]}"`;
+      const permanent = values.permanent === true;
+      if (permanent && values.duration !== undefined) {
+        throw new CliUsageError(action, "give --duration or --permanent, not both");
+      }
+      let durationMs: number | null = null;
+      if (values.duration !== undefined) {
+        try {
+          durationMs = parseDuration(values.duration as string);
+        } catch (error) {
+          throw new CliUsageError(action, (error as Error).message.replace(/^Cannot/, "cannot"));
+        }
+        if (durationMs <= 0) throw new CliUsageError(action, "--duration must be positive");
+      }
+      return {
+        kind: "block-add",
+        ip: positionals[0],
+        reason: (values.reason as string) ?? null,
+        durationMs,
+        permanent,
+      };
+    }
+    case "delete": {
+      const { positionals } = parseVerb("delete block", rest, {}, ["IP"]);
+      return { kind: "block-delete", ip: positionals[0] };
+    }
+  }
+  throw new CliUsageError(null, unknownVerb("block", verb, ["list", "add", "delete"]));
+}
+
 function unknownVerb(noun: string, verb: string | undefined, verbs: string[]): string {
   const what = verb === undefined ? `missing ${noun} command` : `unknown ${noun} command "${verb}"`;
   return `${what} (expected ${verbs.join(", ")})`;
@@ -267,6 +341,10 @@ export function parseCliArgs(args: string[]): CliCommand {
       return parseDomain(verb, rest);
     case "account":
       return parseAccount(verb, rest);
+    case "allow":
+      return parseAllow(verb, rest);
+    case "block":
+      return parseBlock(verb, rest);
     case "admin":
       if (verb !== "password") {
         throw new CliUsageError(null, unknownVerb("admin", verb, ["password"]));

@@ -15,6 +15,7 @@ import { getQueueEntry, listQueue, type QueueEntry } from "../kv/queue.ts";
 import { removeEntry, rescheduleNow } from "../kv/schedule.ts";
 import type { AccountPatch, AccountRecord, NewAccount } from "../kv/accounts.ts";
 import type { CliCommand } from "./args.ts";
+import { executeConnectCommand } from "./connect_commands.ts";
 import { USAGE } from "./help.ts";
 import { executeVerifyCommand } from "./verify_commands.ts";
 import { formatAge, formatTable } from "./table.ts";
@@ -70,6 +71,18 @@ export function describeAction(command: CliCommand): string {
       return `delete queue entry "${command.id}"`;
     case "queue-bounce":
       return `bounce queue entry "${command.id}"`;
+    case "allow-list":
+      return "list allow entries";
+    case "allow-add":
+      return `add allow entry "${command.cidr}"`;
+    case "allow-delete":
+      return `delete allow entry "${command.cidr}"`;
+    case "block-list":
+      return "list blocks";
+    case "block-add":
+      return `add block "${command.ip}"`;
+    case "block-delete":
+      return `delete block "${command.ip}"`;
   }
 }
 
@@ -199,5 +212,12 @@ export async function executeCommand(
         throw new NotFoundError(`Cannot bounce queue entry "${command.id}": not found`);
       }
       return `queue entry ${command.id} will be returned to its sender\n`;
+    case "allow-list":
+    case "allow-add":
+    case "allow-delete":
+    case "block-list":
+    case "block-add":
+    case "block-delete":
+      return await executeConnectCommand(kv, command, now);
   }
 }

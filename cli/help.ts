@@ -38,6 +38,15 @@ Queue:
   queue delete ID                     drop the message without notice
   queue bounce ID                     return the message to its sender (DSN)
 
+Connection policy (allow-list wins over DNSBL and blocks):
+  allow list                          entries added here (the config's [policy] allow is not shown)
+  allow add IP|CIDR [--note TEXT]
+  allow delete IP|CIDR
+  block list [--all]                  client, reason, expiry, evidence; --all: expired too
+  block add IP [--reason TEXT] [--duration 2h | --permanent]
+                                      default duration 24h; an IPv6 address blocks its /64
+  block delete IP                     lift a block at once on every node
+
   help                                this text
 
 Exit status: 0 on success, 2 on bad input (one line on stderr, nothing changed),

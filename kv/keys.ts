@@ -9,6 +9,11 @@
  * | `["queue", id]`                 | `QueueEntry`       | kv/queue.ts         |
  * | `["admin", "password"]`         | scrypt hash string | kv/admin_auth.ts    |
  * | `["schedule", node, dueAt, id]` | queue id           | kv/queue.ts, kv/schedule.ts |
+ * | `["block", subject]`           | `BlockRecord`      | kv/blocks.ts        |
+ * | `["block_count", subject, kind, bucket]` | `OffenceBucket` | kv/blocks.ts |
+ * | `["allow", cidr]`              | `AllowEntry`       | kv/allow_list.ts    |
+ * | `["dnsbl", zone, ip]`          | `DnsblCacheEntry`  | kv/dnsbl_cache.ts   |
+ * | `["resolver_health", zone]`    | `ResolverHealth`   | kv/resolver_health.ts |
  * | `["activity", at, seq]`         | `ActivityEvent`    | kv/activity.ts      |
  * | `["activity_hour", hour, kind]` | `Deno.KvU64` count | kv/activity.ts      |
  * | `["admin_session", idHash]`     | `AdminSession`     | kv/admin_sessions.ts |
@@ -32,6 +37,11 @@ export const NAMESPACE = {
   queue: "queue",
   admin: "admin",
   schedule: "schedule",
+  block: "block",
+  blockCount: "block_count",
+  allow: "allow",
+  dnsbl: "dnsbl",
+  resolverHealth: "resolver_health",
   activity: "activity",
   activityHour: "activity_hour",
   adminSession: "admin_session",
@@ -144,4 +154,49 @@ export function adminSessionPrefix(): Deno.KvKey {
 /** Key of the failed admin logins counted for one client IP. */
 export function adminLoginKey(ip: string): Deno.KvKey {
   return [NAMESPACE.adminLogin, ip];
+}
+
+/** Key of the block on one client (an IPv4 address or an IPv6 /64, see kv/blocks.ts). */
+export function blockKey(subject: string): Deno.KvKey {
+  return [NAMESPACE.block, subject];
+}
+
+/** Prefix that lists every block record. */
+export function blockPrefix(): Deno.KvKey {
+  return [NAMESPACE.block];
+}
+
+/** Key of one time bucket of a client's offence counter (`bucket` is its start in ms). */
+export function blockCountKey(subject: string, kind: string, bucket: number): Deno.KvKey {
+  return [NAMESPACE.blockCount, subject, kind, bucket];
+}
+
+/** Prefix of every offence counter bucket of one client. */
+export function blockCountPrefix(subject: string): Deno.KvKey {
+  return [NAMESPACE.blockCount, subject];
+}
+
+/** Key of one operator allow-list entry (canonical IP or CIDR text). */
+export function allowKey(cidr: string): Deno.KvKey {
+  return [NAMESPACE.allow, cidr];
+}
+
+/** Prefix that lists the operator allow-list. */
+export function allowPrefix(): Deno.KvKey {
+  return [NAMESPACE.allow];
+}
+
+/** Key of the cached DNSBL answer for one client IP in one zone. */
+export function dnsblCacheKey(zone: string, ip: string): Deno.KvKey {
+  return [NAMESPACE.dnsbl, zone, ip];
+}
+
+/** Key of the health record of one DNSBL zone (refusals, errors, last good answer). */
+export function resolverHealthKey(zone: string): Deno.KvKey {
+  return [NAMESPACE.resolverHealth, zone];
+}
+
+/** Prefix that lists the health of every DNSBL zone. */
+export function resolverHealthPrefix(): Deno.KvKey {
+  return [NAMESPACE.resolverHealth];
 }

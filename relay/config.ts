@@ -88,6 +88,40 @@ export interface UriblConfig {
   maxPartBytes: number;
 }
 
+/**
+ * One DNSBL zone of `[[policy.dnsbl_zones]]`; a plain `[policy] dnsbl`
+ * string is the same with no name and the default codes.
+ */
+export interface DnsblZoneConfig {
+  /** The zone queried, keyed zones included ("KEY.zen.dq.spamhaus.net"). */
+  zone: string;
+  /** Key `name`: shown in replies and logs instead of the zone (keeps a key private). */
+  name: string | null;
+  /** Key `codes`: "127.0.0.2" or "127.0.0.4-127.0.0.7"; empty: 127.0.0.2-127.0.0.254. */
+  codes: string[];
+}
+
+/**
+ * IP blocks (`[blocks]`, seed "Connection Blocking"): offences counted per
+ * client in a sliding window; a threshold of 0 turns that count off.
+ */
+export interface BlocksConfig {
+  /** Key `auth_failures`: failed AUTH attempts (wrong password or filter). */
+  authFailures: number;
+  /** Key `protocol_errors`: 5xx replies to bad commands. */
+  protocolErrors: number;
+  /** Key `refusals`: 5xx policy refusals (DNSBL, sender, relay). */
+  refusals: number;
+  /** Key `window`: the counting window. */
+  windowMs: number;
+  /** Key `first`: length of a first block. */
+  firstMs: number;
+  /** Key `repeat`: length of a block within `repeat_window` of the previous one. */
+  repeatMs: number;
+  /** Key `repeat_window`. */
+  repeatWindowMs: number;
+}
+
 /** The whole relay configuration, with durations in milliseconds. */
 export interface RelayConfig {
   /** Banner and EHLO name. */
@@ -129,11 +163,18 @@ export interface RelayConfig {
     uribl: string[];
     verifySender: boolean;
     probeSender: string;
+    /** `[[policy.dnsbl_zones]]`: zones with their own listed codes and display name. */
+    dnsblZones: DnsblZoneConfig[];
+    /** Key `dnsbl_cache`: longest time a DNSBL answer is shared through KV; 0 turns it off. */
+    dnsblCacheMs: number;
+    /** Key `allow`: client IPs and CIDRs that skip DNSBL checks and IP blocks. */
+    allow: string[];
     /** Sender verification (keys `verify_*`): cache lifetimes, probe budget, our other names. */
     verify: VerifyConfig;
     /** URIBL zones as read, abuse-report exceptions and scan caps. */
     uriblCheck: UriblConfig;
   };
+  blocks: BlocksConfig;
   smtp: {
     maxMessageSize: number;
     maxRecipients: number;
@@ -194,6 +235,9 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
     uribl: [],
     verifySender: false,
     probeSender: "",
+    dnsblZones: [],
+    dnsblCacheMs: 5 * MINUTE,
+    allow: [],
     verify: {
       positiveTtlMs: 31 * DAY,
       positiveRefreshMs: 7 * DAY,
@@ -214,6 +258,28 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
       maxDomains: 100,
       maxPartBytes: 2 * 1024 * 1024,
     },
+  },
+  // Seed: "Initial blocks may last up to 15 minutes. Repeat blocks may last up to 24 hours."
+  blocks: {
+    authFailures: 5,
+    protocolErrors: 20,
+    refusals: 20,
+    windowMs: 10 * MINUTE,
+    firstMs: 15 * MINUTE,
+    repeatMs: 24 * HOUR,
+    repeatWindowMs: 24 * HOUR,
+  },
+  autoDisable: {
+    enabled: true,
+    windowMs: DAY,
+    // "Predominantly clean" (seed): a quarter failing is far above the few
+    // percent of a healthy sender; 50 recipients keep "1 of 2" from tripping.
+    minRecipients: 50,
+    failureRatio: 0.25,
+    verifyFailures: 20,
+    // Gmail's sender guidelines ask for a complaint rate under 0.3%.
+    complaints: 5,
+    complaintRatio: 0.003,
   },
   smtp: {
     maxMessageSize: 209_715_200, // 200 MiB, advertised with SIZE (RFC 1870)

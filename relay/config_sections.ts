@@ -30,6 +30,7 @@ import {
   type TomlTable,
 } from "./config_reader.ts";
 import { readUriblConfig } from "./config_uribl.ts";
+import { BLOCKS_KEYS, cidrText, readBlocks, readDnsblZones } from "./config_connect.ts";
 import { formatDuration } from "./duration.ts";
 import { parseHostPort } from "./host_port.ts";
 
@@ -45,6 +46,7 @@ const KEYS = {
     "delivery",
     "greylist",
     "policy",
+    "blocks",
     "smtp",
     "log",
   ],
@@ -66,12 +68,16 @@ const KEYS = {
     "command_timeout",
     "warn_after",
   ],
+  blocks: BLOCKS_KEYS,
   greylist: ["delay", "retry_window", "pass_lifetime", "max_retries"],
   policy: [
     "dnsbl",
     "uribl",
     "verify_sender",
     "probe_sender",
+    "dnsbl_zones",
+    "dnsbl_cache",
+    "allow",
     "verify_positive_ttl",
     "verify_positive_refresh",
     "verify_negative_ttl",
@@ -134,6 +140,7 @@ export function readSections(
     delivery: readDelivery(table("delivery"), D.delivery),
     greylist: readGreylist(table("greylist"), D.greylist),
     policy: readPolicy(table("policy"), D.policy),
+    blocks: readBlocks(table("blocks"), D.blocks),
     smtp: readSmtp(table("smtp"), D.smtp),
     log: { level: log("level", D.log.level, oneOf(["info", "debug"])) },
   };
@@ -303,6 +310,9 @@ function readPolicy(
       D.probeSender,
       (v, key) => v === "" ? "" : mailbox(v, key),
     ),
+    dnsblZones: readDnsblZones(t.dnsbl_zones, get("dnsbl", D.dnsbl, listOf(domainName))),
+    dnsblCacheMs: get("dnsbl_cache", D.dnsblCacheMs, duration(0)),
+    allow: get("allow", D.allow, listOf(cidrText)),
     verify: readVerify(get, D.verify),
     uriblCheck: readUriblConfig(t, D.uriblCheck, get("uribl", D.uribl, listOf(domainName))),
   };

@@ -77,6 +77,17 @@ export const REPLY = {
     enhanced: "4.7.0",
     text: "Temporary authentication failure",
   },
+  // Seed "Connection Blocking": thresholds and expiry are not published.
+  clientBlocked: {
+    code: 421,
+    enhanced: "4.7.0",
+    text: "Connections from your address are refused for now; contact support if this is wrong",
+  },
+  dnsblFailed: {
+    code: 451,
+    enhanced: "4.7.1",
+    text: "DNSBL check failed, try again later",
+  },
   tlsUnavailable: {
     code: 454,
     enhanced: "4.7.0",
@@ -247,6 +258,11 @@ export const REPLY = {
     code: 554,
     enhanced: "5.7.1",
     text: "Relay access denied",
+  },
+  dnsblListed: {
+    code: 554,
+    enhanced: "5.7.1",
+    text: "Client host is listed on a DNS blocklist",
   },
 } as const satisfies Record<string, Reply>;
 
