@@ -23,6 +23,7 @@ import { assetRoutes } from "./routes/assets.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { domainRoutes } from "./routes/domains.ts";
 import { queueRoutes } from "./routes/queue.ts";
+import { verifyRoutes } from "./routes/verify.ts";
 
 /** Build the admin Hono app. */
 export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
@@ -45,6 +46,7 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
   api.route("/accounts", accountRoutes({ kv, now, log }));
   api.route("/queue", queueRoutes({ kv, now, log, queue }));
   api.route("/", activityRoutes({ kv, now }));
+  api.route("/verify", verifyRoutes({ kv, now, log }));
   api.all("*", (c) => {
     throw httpError(404, { error: `No API route ${c.req.method} ${c.req.path}` });
   });

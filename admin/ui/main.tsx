@@ -31,8 +31,8 @@ function Page(props: { path: string; params: URLSearchParams }) {
   if (path === "/queue") return <QueuePage params={params} />;
   if (entry) return <QueueDetailPage id={decodeURIComponent(entry[1])} />;
   if (path === "/activity") return <ActivityPage params={params} />;
-  const Extra = EXTRA_PAGES[path];
-  if (Extra) return <Extra params={params} />;
+  const extra = EXTRA_PAGES.find((p) => p.path === path);
+  if (extra) return <extra.page params={params} />;
   return (
     <section>
       <h1>Not found</h1>

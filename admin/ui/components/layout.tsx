@@ -1,20 +1,18 @@
 /** The frame of every page after login: top bar, navigation, content. */
 
 import type { ComponentChildren } from "preact";
+import { EXTRA_PAGES } from "../pages/policy.tsx";
 import { Link } from "./common.tsx";
 
 /** Navigation entries: path and label. */
-export const NAV = [
+export const NAV: readonly (readonly [string, string])[] = [
   ["/", "Dashboard"],
   ["/domains", "Domains"],
   ["/accounts", "Accounts"],
   ["/queue", "Queue"],
   ["/activity", "Activity"],
-  ["/greylist", "Greylist"],
-  ["/blocks", "Blocks"],
-  ["/verify", "Sender checks"],
-  ["/resolver", "Resolver"],
-] as const;
+  ...EXTRA_PAGES.map((p) => [p.path, p.label] as const),
+];
 
 function isCurrent(path: string, href: string): boolean {
   return href === "/" ? path === "/" : path === href || path.startsWith(href + "/");

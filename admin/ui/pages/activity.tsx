@@ -110,7 +110,7 @@ export function ActivityPage(props: { params: URLSearchParams }) {
               <tbody>
                 {events.map((e) => (
                   <tr data-kind={e.kind}>
-                    <td data-label="Time">{formatTime(e.at)}</td>
+                    <td data-label="Time" class="nowrap">{formatTime(e.at)}</td>
                     <td data-label="Kind">
                       <span class={`pill kind-${e.kind}`}>{e.kind}</span>
                     </td>

@@ -1,6 +1,19 @@
-/** Pages of the policy state (greylist, blocks, sender checks, resolver), by path. */
+/**
+ * Pages of the policy state (sender checks, and as their kv/ modules land:
+ * greylist, blocks, resolver health), by path, with their navigation labels.
+ */
 
 import type { FunctionComponent } from "preact";
+import { VerifyPage } from "./verify.tsx";
 
-/** Extra pages by path; each gets the query parameters. */
-export const EXTRA_PAGES: Record<string, FunctionComponent<{ params: URLSearchParams }>> = {};
+/** One extra page: its path, navigation label and component. */
+export interface ExtraPage {
+  path: string;
+  label: string;
+  page: FunctionComponent<{ params: URLSearchParams }>;
+}
+
+/** Extra pages, in navigation order. */
+export const EXTRA_PAGES: readonly ExtraPage[] = [
+  { path: "/verify", label: "Sender checks", page: VerifyPage },
+];

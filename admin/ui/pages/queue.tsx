@@ -202,15 +202,15 @@ export function QueuePage(props: { params: URLSearchParams }) {
                         </Link>
                         {row.kind !== "original" ? <span class="pill">{row.kind}</span> : null}
                       </td>
-                      <td data-label="Age">{formatAge(now - row.receivedAt)}</td>
+                      <td data-label="Age" class="nowrap">{formatAge(now - row.receivedAt)}</td>
                       <td data-label="From" class="wrap">{formatSender(row.from)}</td>
                       <td data-label="Pending recipients" class="wrap">{recipientsText(row)}</td>
                       <td data-label="Account">
                         {row.account ?? <span class="muted">inbound</span>}
                       </td>
-                      <td data-label="Size">{formatBytes(row.size)}</td>
+                      <td data-label="Size" class="nowrap">{formatBytes(row.size)}</td>
                       <td data-label="Tries">{row.attempts}</td>
-                      <td data-label="Next try">
+                      <td data-label="Next try" class="nowrap">
                         {row.bounceRequested
                           ? "bouncing"
                           : row.nextAttemptAt <= now
