@@ -13,6 +13,7 @@ import type { QueueAccess } from "./admin/deps.ts";
 import { runCli } from "./cli/run.ts";
 import { hasAdminPassword, setAdminPasswordIfUnset } from "./kv/admin_auth.ts";
 import { randomToken } from "./kv/admin_sessions.ts";
+import { getDomain } from "./kv/domains.ts";
 import { openStore } from "./kv/open.ts";
 import { ConfigError, loadConfig, type RelayConfig } from "./relay/config.ts";
 import { jsonLogger, type LogFields, type Logger } from "./relay/log.ts";
@@ -61,7 +62,7 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
     nameservers: config.dns.nameservers,
     timeoutMs: config.dns.timeoutMs,
   });
-  const node = config.hostname;
+  const node = config.node;
   const runner = new QueueRunner({
     kv,
     spool,
@@ -81,6 +82,7 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
     concurrency: config.delivery.concurrency,
     perDestination: config.delivery.perDestination,
     warnAfterMs: config.delivery.warnAfterMs,
+    destinationFor: async (domain) => (await getDomain(kv, domain))?.destination ?? null,
     now: Date.now,
   });
   const server = await startSmtpServer(config, {
@@ -212,6 +214,7 @@ async function main(args: string[]): Promise<number> {
   const result = await runCli(parsed.rest, {
     kvPath: config.storage.kv,
     spoolDir: config.storage.spool,
+    greylistDefaults: config.greylist,
     stdin: Deno.stdin.readable,
   });
   if (result.stdout) await Deno.stdout.write(new TextEncoder().encode(result.stdout));

@@ -4,6 +4,8 @@
  */
 
 import { parseArgs } from "node:util";
+import type { GreylistCommand } from "./greylist_commands.ts";
+import { GREYLIST_FLAG_SPEC, greylistFlagValues } from "./greylist_flags.ts";
 import { parseDuration } from "../relay/duration.ts";
 
 /** Settings given to `domain add` / `domain set`, still unvalidated (kv/ checks them). */
@@ -11,6 +13,10 @@ export interface DomainFlags {
   destination?: string;
   greylist?: boolean;
   postmaster?: string;
+  /** Per-domain greylisting overrides (cli/greylist_flags.ts); null drops them all. */
+  greylistOptions?: Record<string, unknown> | null;
+  /** Valid recipients; empty accepts every address again. */
+  recipients?: string[];
 }
 
 /** Settings given to `account set`, keyed like kv's AccountPatch, still unvalidated. */
@@ -23,12 +29,14 @@ export type CliCommand =
   | { kind: "domain-set"; name: string; flags: DomainFlags }
   | { kind: "domain-list" }
   | { kind: "domain-delete"; name: string }
+  | { kind: "domain-show"; name: string }
   | { kind: "account-add"; type: string; login: string; password: string }
   | { kind: "account-set"; login: string; flags: AccountFlags }
   | { kind: "account-list" }
   | { kind: "account-show"; login: string }
   | { kind: "account-delete"; login: string }
   | { kind: "admin-password" }
+  | GreylistCommand
   | { kind: "verify-list"; bad: boolean }
   /** `address` null: every entry (`--all`). */
   | { kind: "verify-delete"; address: string | null }
@@ -153,8 +161,8 @@ function parseDomain(verb: string, rest: string[]): CliCommand {
     case "set": {
       const base = `${verb === "add" ? "add" : "update"} domain`;
       const spec: OptionSpec = verb === "add"
-        ? { ...DOMAIN_OPTIONS, greylist: { type: "boolean" } }
-        : { ...DOMAIN_OPTIONS, greylist: { type: "string" } };
+        ? { ...DOMAIN_OPTIONS, ...GREYLIST_FLAG_SPEC, greylist: { type: "boolean" } }
+        : { ...DOMAIN_OPTIONS, ...GREYLIST_FLAG_SPEC, greylist: { type: "string" } };
       const { values, positionals } = parseVerb(base, rest, spec, ["DOMAIN"]);
       const action = `${base} "${positionals[0]}"`;
       const flags: DomainFlags = {};
@@ -164,6 +172,11 @@ function parseDomain(verb: string, rest: string[]): CliCommand {
       if (typeof values.greylist === "string") {
         flags.greylist = boolFlag(action, "greylist", "greylist", values.greylist);
       }
+      try {
+        Object.assign(flags, greylistFlagValues(values));
+      } catch (error) {
+        throw new CliUsageError(action, (error as Error).message);
+      }
       if (verb === "set" && Object.keys(flags).length === 0) {
         throw new CliUsageError(action, "nothing to change (give at least one option)");
       }
@@ -172,12 +185,19 @@ function parseDomain(verb: string, rest: string[]): CliCommand {
     case "list":
       parseVerb("list domains", rest, {}, []);
       return { kind: "domain-list" };
+    case "show": {
+      const { positionals } = parseVerb("show domain", rest, {}, ["DOMAIN"]);
+      return { kind: "domain-show", name: positionals[0] };
+    }
     case "delete": {
       const { positionals } = parseVerb("delete domain", rest, {}, ["DOMAIN"]);
       return { kind: "domain-delete", name: positionals[0] };
     }
   }
-  throw new CliUsageError(null, unknownVerb("domain", verb, ["add", "set", "list", "delete"]));
+  throw new CliUsageError(
+    null,
+    unknownVerb("domain", verb, ["add", "set", "list", "show", "delete"]),
+  );
 }
 
 function parseVerify(verb: string, rest: string[]): CliCommand {
@@ -322,6 +342,29 @@ function parseBlock(verb: string, rest: string[]): CliCommand {
   throw new CliUsageError(null, unknownVerb("block", verb, ["list", "add", "delete"]));
 }
 
+function parseGreylist(verb: string, rest: string[]): CliCommand {
+  switch (verb) {
+    case "list":
+    case "clear": {
+      const { positionals } = parseVerb(`${verb} greylisting`, rest, {}, ["DOMAIN"]);
+      return { kind: verb === "list" ? "greylist-list" : "greylist-clear", domain: positionals[0] };
+    }
+    case "delete": {
+      // DOMAIN ID, or DOMAIN IP SENDER RCPT (the sender "<>" for bounces).
+      const given = rest.filter((a, i) => !a.startsWith("--") && rest[i - 1] !== "--config");
+      const names = given.length <= 2 ? ["DOMAIN", "ID"] : ["DOMAIN", "IP", "SENDER", "RCPT"];
+      const { positionals: p } = parseVerb("delete greylisting entry", rest, {}, names);
+      return p.length === 2 ? { kind: "greylist-delete", domain: p[0], id: p[1], triplet: null } : {
+        kind: "greylist-delete",
+        domain: p[0],
+        id: null,
+        triplet: { ip: p[1], sender: p[2], rcpt: p[3] },
+      };
+    }
+  }
+  throw new CliUsageError(null, unknownVerb("greylist", verb, ["list", "delete", "clear"]));
+}
+
 function unknownVerb(noun: string, verb: string | undefined, verbs: string[]): string {
   const what = verb === undefined ? `missing ${noun} command` : `unknown ${noun} command "${verb}"`;
   return `${what} (expected ${verbs.join(", ")})`;
@@ -341,6 +384,8 @@ export function parseCliArgs(args: string[]): CliCommand {
       return parseDomain(verb, rest);
     case "account":
       return parseAccount(verb, rest);
+    case "greylist":
+      return parseGreylist(verb, rest);
     case "allow":
       return parseAllow(verb, rest);
     case "block":

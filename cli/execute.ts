@@ -9,13 +9,15 @@ import {
   updateAccount,
 } from "../kv/accounts.ts";
 import { setAdminPassword } from "../kv/admin_auth.ts";
-import { addDomain, deleteDomain, listDomains, updateDomain } from "../kv/domains.ts";
+import { addDomain, deleteDomain, getDomain, listDomains, updateDomain } from "../kv/domains.ts";
 import { NotFoundError } from "../kv/errors.ts";
 import { getQueueEntry, listQueue, type QueueEntry } from "../kv/queue.ts";
 import { removeEntry, rescheduleNow } from "../kv/schedule.ts";
 import type { AccountPatch, AccountRecord, NewAccount } from "../kv/accounts.ts";
+import type { GreylistTiming } from "../kv/greylist_settings.ts";
 import type { CliCommand } from "./args.ts";
 import { executeConnectCommand } from "./connect_commands.ts";
+import { describeGreylistCommand, executeGreylistCommand } from "./greylist_commands.ts";
 import { USAGE } from "./help.ts";
 import { executeVerifyCommand } from "./verify_commands.ts";
 import { formatAge, formatTable } from "./table.ts";
@@ -28,6 +30,8 @@ export interface ExecuteContext {
   readLine: () => Promise<string>;
   /** This node's spool directory (queue delete removes the body there). */
   spoolDir?: string;
+  /** The config's `[greylist]` timing, which per-domain overrides are checked against. */
+  greylistDefaults?: GreylistTiming;
 }
 
 /** The phrase naming what a command does, for `relay: cannot <action>: ...`. */
@@ -43,6 +47,12 @@ export function describeAction(command: CliCommand): string {
       return "list domains";
     case "domain-delete":
       return `delete domain "${command.name}"`;
+    case "domain-show":
+      return `show domain "${command.name}"`;
+    case "greylist-list":
+    case "greylist-delete":
+    case "greylist-clear":
+      return describeGreylistCommand(command);
     case "account-add":
       return `add account "${command.login}"`;
     case "account-set":
@@ -127,10 +137,14 @@ export async function executeCommand(
     case "help":
       return USAGE;
     case "domain-add":
-      await addDomain(kv, { name: command.name, ...command.flags }, now);
+      await addDomain(kv, { name: command.name, ...command.flags }, now, {
+        greylistDefaults: context.greylistDefaults,
+      });
       return `domain ${command.name.toLowerCase()} added\n`;
     case "domain-set":
-      await updateDomain(kv, command.name, command.flags);
+      await updateDomain(kv, command.name, command.flags, {
+        greylistDefaults: context.greylistDefaults,
+      });
       return `domain ${command.name.toLowerCase()} updated\n`;
     case "domain-list":
       return formatTable(
@@ -145,6 +159,17 @@ export async function executeCommand(
     case "domain-delete":
       await deleteDomain(kv, command.name);
       return `domain ${command.name.toLowerCase()} deleted\n`;
+    case "domain-show": {
+      const domain = await getDomain(kv, command.name);
+      if (domain === null) {
+        throw new NotFoundError(`Cannot show domain "${command.name}": not found`);
+      }
+      return json(domain);
+    }
+    case "greylist-list":
+    case "greylist-delete":
+    case "greylist-clear":
+      return await executeGreylistCommand(kv, command, { now });
     case "account-add": {
       const { type, login, password } = command;
       const added = await addAccount(kv, { type, login, password } as NewAccount, now);

@@ -7,7 +7,22 @@ Domains (hosted: accepted inbound, and the domains accounts belong to):
   domain add DOMAIN [--destination HOST:PORT] [--greylist] [--postmaster ADDRESS]
   domain set DOMAIN [--destination HOST:PORT] [--greylist true|false] [--postmaster ADDRESS]
   domain list
+  domain show DOMAIN                  JSON, with greylisting overrides and recipients
   domain delete DOMAIN                refused while accounts use the domain
+
+  add and set also take, per domain ("default" drops an override; "" clears a list):
+      [--recipient ADDRESS]...        valid recipients; others get 550 5.1.1
+      [--greylist-delay 5m] [--greylist-retry-window 2d] [--greylist-pass-lifetime 35d]
+      [--greylist-max-retries N] [--greylist-auto-whitelist N]
+      [--greylist-subnet|--greylist-normalize-sender|--greylist-header|--greylist-privacy
+       true|false] [--greylist-allow-client IP|CIDR]... [--greylist-allow-recipient ADDRESS]...
+      [--greylist-defaults]           drop every greylisting override of the domain
+
+Greylisting data table (per domain, shared by every node):
+  greylist list DOMAIN                id, client, sender, recipient, seen, passes, fails, state
+  greylist delete DOMAIN ID|IP SENDER RCPT
+                                      forget one triplet (SENDER "<>" for bounces)
+  greylist clear DOMAIN               forget every triplet and auto-whitelisted client
 
 Submission accounts:
   account add --type single|any|server --login LOCAL@DOMAIN --password PW

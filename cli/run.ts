@@ -5,6 +5,7 @@
  */
 
 import { ConflictError, NotFoundError } from "../kv/errors.ts";
+import type { GreylistTiming } from "../kv/greylist_settings.ts";
 import { openStore } from "../kv/open.ts";
 import { type CliCommand, CliUsageError, parseCliArgs } from "./args.ts";
 import { describeAction, executeCommand } from "./execute.ts";
@@ -25,6 +26,8 @@ export interface RunCliOptions {
   now?: () => number;
   /** This node's spool directory, so `queue delete` removes the body too. */
   spoolDir?: string;
+  /** The config's `[greylist]` timing, which per-domain overrides are checked against. */
+  greylistDefaults?: GreylistTiming;
 }
 
 /** What the process should print and exit with. */
@@ -95,6 +98,7 @@ export async function runCli(args: string[], options: RunCliOptions): Promise<Cl
       now: (options.now ?? Date.now)(),
       readLine: () => readFirstLine(options.stdin ?? Deno.stdin.readable),
       spoolDir: options.spoolDir,
+      greylistDefaults: options.greylistDefaults,
     });
     return { code: 0, stdout, stderr: "" };
   } catch (error) {

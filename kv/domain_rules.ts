@@ -5,6 +5,15 @@
 
 import { fieldError } from "./errors.ts";
 import {
+  checkGreylistOptions,
+  type GreylistOptions,
+  type GreylistOptionsPatch,
+  type GreylistTiming,
+  mergeGreylistOptions,
+  validateGreylistOptions,
+} from "./greylist_settings.ts";
+import {
+  addressDomain,
   addressProblem,
   domainNameProblem,
   hostPortProblem,
@@ -19,6 +28,47 @@ export interface DomainPatch {
   greylist?: boolean;
   /** Address that receives reports about the domain; null or "" clears. */
   postmaster?: string | null;
+  /** Greylisting overrides to merge in (a null field drops that override; null drops them all). */
+  greylistOptions?: GreylistOptionsPatch | null;
+  /** Valid recipients (addresses of the domain); an empty list accepts every address again. */
+  recipients?: string[];
+}
+
+/** Settings a domain record carries only when set (kv/domains.ts). */
+export interface DomainExtras {
+  /** Greylisting settings that differ from the config's `[greylist]`. */
+  greylistOptions?: GreylistOptions;
+  /** Valid recipients, lowercased; absent: every address of the domain is accepted. */
+  recipients?: string[];
+}
+
+/**
+ * Merge the greylisting and recipient changes of `patch` into a domain record;
+ * the merged greylisting timing is checked over `greylistDefaults` when given.
+ */
+export function applyDomainExtras<T extends DomainExtras & { name: string }>(
+  record: T,
+  patch: DomainPatch,
+  greylistDefaults?: GreylistTiming,
+): T {
+  const out = { ...record };
+  if (patch.greylistOptions !== undefined) {
+    const merged = patch.greylistOptions === null
+      ? {}
+      : mergeGreylistOptions(record.greylistOptions, patch.greylistOptions);
+    if (Object.keys(merged).length === 0) delete out.greylistOptions;
+    else out.greylistOptions = merged;
+    checkGreylistOptions(out.greylistOptions, greylistDefaults);
+  }
+  if (patch.recipients !== undefined) {
+    const foreign = patch.recipients.find((r) => addressDomain(r) !== record.name);
+    if (foreign !== undefined) {
+      throw fieldError("recipients", `"${foreign}" is not an address of ${record.name}`);
+    }
+    if (patch.recipients.length === 0) delete out.recipients;
+    else out.recipients = patch.recipients;
+  }
+  return out;
 }
 
 /** Lowercase a hosted domain name and check it is a fully qualified LDH name without a trailing dot. */
@@ -67,6 +117,19 @@ export function validateDomainPatch(patch: Record<string, unknown>): DomainPatch
         out.postmaster = address === null ? null : normalizeAddress(address);
         break;
       }
+      case "greylistOptions":
+        out.greylistOptions = value === null ? null : validateGreylistOptions(value);
+        break;
+      case "recipients":
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+          throw fieldError(field, "must be a list of addresses", "type");
+        }
+        for (const address of value as string[]) {
+          const problem = addressProblem(address);
+          if (problem !== null) throw fieldError(field, problem);
+        }
+        out.recipients = [...new Set((value as string[]).map((a) => a.toLowerCase()))];
+        break;
       default:
         throw fieldError(field, "is not a domain setting", "type");
     }

@@ -3,14 +3,21 @@
  * submission accounts belong to. Stored at `["domain", name]`.
  */
 
-import { type DomainPatch, validateDomainName, validateDomainPatch } from "./domain_rules.ts";
+import {
+  applyDomainExtras,
+  type DomainExtras,
+  type DomainPatch,
+  validateDomainName,
+  validateDomainPatch,
+} from "./domain_rules.ts";
+import type { GreylistTiming } from "./greylist_settings.ts";
 import { ConflictError, NotFoundError } from "./errors.ts";
 import { accountPrefix, domainKey, domainPrefix } from "./keys.ts";
 import { transact } from "./transact.ts";
 import { retryLocked } from "./open.ts";
 
-/** One hosted domain as stored in KV. */
-export interface DomainRecord {
+/** One hosted domain as stored in KV; greylisting overrides and recipients only when set. */
+export interface DomainRecord extends DomainExtras {
   /** Lowercased LDH name, no trailing dot. */
   name: string;
   /** `host:port` that inbound mail is forwarded to; null: deliver by MX. */
@@ -23,6 +30,12 @@ export interface DomainRecord {
   createdAt: number;
 }
 
+/** Options of {@linkcode addDomain} and {@linkcode updateDomain}. */
+export interface DomainWriteOptions {
+  /** The config's `[greylist]` timing, which per-domain overrides are checked against. */
+  greylistDefaults?: GreylistTiming;
+}
+
 /** Input of {@linkcode addDomain}: a name plus any of the settings. */
 export interface DomainInput extends DomainPatch {
   name: string;
@@ -33,17 +46,22 @@ export async function addDomain(
   kv: Deno.Kv,
   input: DomainInput,
   now: number,
+  options: DomainWriteOptions = {},
 ): Promise<DomainRecord> {
   const { name: rawName, ...settings } = input;
   const name = validateDomainName(rawName);
   const patch = validateDomainPatch(settings);
-  const record: DomainRecord = {
-    name,
-    destination: patch.destination ?? null,
-    greylist: patch.greylist ?? false,
-    postmaster: patch.postmaster ?? null,
-    createdAt: now,
-  };
+  const record: DomainRecord = applyDomainExtras(
+    {
+      name,
+      destination: patch.destination ?? null,
+      greylist: patch.greylist ?? false,
+      postmaster: patch.postmaster ?? null,
+      createdAt: now,
+    },
+    patch,
+    options.greylistDefaults,
+  );
   const key = domainKey(name);
   const commit = await retryLocked(() =>
     kv.atomic().check({ key, versionstamp: null }).set(key, record).commit()
@@ -79,6 +97,7 @@ export async function updateDomain(
   kv: Deno.Kv,
   name: string,
   patch: DomainPatch,
+  options: DomainWriteOptions = {},
 ): Promise<DomainRecord> {
   const lower = name.toLowerCase();
   const changes = validateDomainPatch({ ...patch });
@@ -88,7 +107,12 @@ export async function updateDomain(
     if (entry.value === null) {
       throw new NotFoundError(`Cannot update domain "${lower}": not found`);
     }
-    const record = { ...entry.value, ...changes };
+    const { greylistOptions: _options, recipients: _recipients, ...base } = changes;
+    const record = applyDomainExtras(
+      { ...entry.value, ...base },
+      changes,
+      options.greylistDefaults,
+    );
     return { atomic: (op) => op.check(entry).set(key, record), result: record };
   }, { action: `update domain "${lower}"` });
 }

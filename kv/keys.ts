@@ -9,6 +9,7 @@
  * | `["queue", id]`                 | `QueueEntry`       | kv/queue.ts         |
  * | `["admin", "password"]`         | scrypt hash string | kv/admin_auth.ts    |
  * | `["schedule", node, dueAt, id]` | queue id           | kv/queue.ts, kv/schedule.ts |
+ * | `["greylist", domain, id]`      | `GreylistEntry`    | kv/greylist.ts      |
  * | `["block", subject]`           | `BlockRecord`      | kv/blocks.ts        |
  * | `["block_count", subject, kind, bucket]` | `OffenceBucket` | kv/blocks.ts |
  * | `["allow", cidr]`              | `AllowEntry`       | kv/allow_list.ts    |
@@ -23,7 +24,7 @@
  * | `["verify_failure", login, at, id]` | `null` (an event) | kv/verify_cache.ts |
  *
  * Reserved namespaces for later work (architecture.md, "Data in Deno KV"):
- * `["greylist", ip|net, sender, rcpt]`, `["verify", address]`,
+ * `["verify", address]`,
  * `["block", ip]`, `["usage", login, day]`. Add their builders here.
  *
  * Names are stored already normalised (lowercased domains), so the key is
@@ -37,6 +38,7 @@ export const NAMESPACE = {
   queue: "queue",
   admin: "admin",
   schedule: "schedule",
+  greylist: "greylist",
   block: "block",
   blockCount: "block_count",
   allow: "allow",
@@ -199,4 +201,17 @@ export function resolverHealthKey(zone: string): Deno.KvKey {
 /** Prefix that lists the health of every DNSBL zone. */
 export function resolverHealthPrefix(): Deno.KvKey {
   return [NAMESPACE.resolverHealth];
+}
+
+/**
+ * Key of one greylisting entry of a hosted domain; `id` hashes the triplet
+ * (or client), so privacy mode and the per-domain table share one layout.
+ */
+export function greylistKey(domain: string, id: string): Deno.KvKey {
+  return [NAMESPACE.greylist, domain, id];
+}
+
+/** Prefix of one hosted domain's greylisting data table. */
+export function greylistPrefix(domain: string): Deno.KvKey {
+  return [NAMESPACE.greylist, domain];
 }

@@ -16,6 +16,7 @@ import { parse } from "smol-toml";
 import { type LoadConfigOptions, readConfigFile, resolveConfigPaths } from "./config_file.ts";
 import { ConfigError, type TomlTable } from "./config_reader.ts";
 import { isDomainName } from "./host_port.ts";
+import type { GreylistSettings } from "../kv/greylist_settings.ts";
 import { readSections } from "./config_sections.ts";
 
 export { ConfigError } from "./config_reader.ts";
@@ -126,6 +127,12 @@ export interface BlocksConfig {
 export interface RelayConfig {
   /** Banner and EHLO name. */
   hostname: string;
+  /**
+   * Key `node`: this process's name among relays sharing one KV (default: the
+   * hostname). Each node delivers only what its own spool holds, so two nodes
+   * on one KV need distinct names.
+   */
+  node: string;
   /** `kv`: Deno KV path, `":memory:"` or KV Connect URL; `dataDir` holds the generated TLS pair. */
   storage: { kv: string; spool: string; dataDir: string };
   /** Replaced as a whole, not merged, when the file has any `[[listen]]`. */
@@ -151,11 +158,12 @@ export interface RelayConfig {
     /** Send a delay warning DSN after this long; `null`: never. */
     warnAfterMs: number | null;
   };
-  greylist: {
-    delayMs: number;
-    retryWindowMs: number;
-    passLifetimeMs: number;
-    maxRetries: number;
+  /** Defaults for domains with greylisting on (a domain may override them, kv/greylist_settings.ts). */
+  greylist: GreylistSettings & {
+    /** Key `allow`: more client IPs or CIDRs never greylisted, besides the embedded pools. */
+    allow: string[];
+    /** Key `builtin_allow`: skip greylisting for the embedded big-sender pools. */
+    builtinAllow: boolean;
   };
   /** `probeSender` `""` means probes use the null sender `MAIL FROM:<>`. */
   policy: {
@@ -192,9 +200,12 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+const DEFAULT_HOSTNAME = defaultHostname();
+
 /** Built-in defaults, used for every key the file leaves out. */
 export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
-  hostname: defaultHostname(),
+  hostname: DEFAULT_HOSTNAME,
+  node: DEFAULT_HOSTNAME,
   storage: { kv: "data/relay.kv", spool: "data/spool", dataDir: "data" },
   listen: [
     listener(2525, "starttls", "smtp-2525"),
@@ -227,6 +238,16 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
     retryWindowMs: 2 * DAY,
     passLifetimeMs: 35 * DAY,
     maxRetries: 10,
+    // Big senders retry from a pool of addresses: the /24 or /64 keeps their
+    // retries on one triplet (issue #5), and the embedded pools skip them.
+    subnet: true,
+    normalizeSender: true,
+    // Postgrey's --auto-whitelist-clients default.
+    autoWhitelist: 5,
+    header: false,
+    privacy: false,
+    allow: [],
+    builtinAllow: true,
   },
   // Off by default: public DNSBLs refuse queries from big public resolvers,
   // and sender callouts cost a connection per new sender.

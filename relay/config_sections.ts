@@ -31,6 +31,7 @@ import {
 } from "./config_reader.ts";
 import { readUriblConfig } from "./config_uribl.ts";
 import { BLOCKS_KEYS, cidrText, readBlocks, readDnsblZones } from "./config_connect.ts";
+import { cidrProblem, greylistTimingProblem } from "../kv/greylist_settings.ts";
 import { formatDuration } from "./duration.ts";
 import { parseHostPort } from "./host_port.ts";
 
@@ -38,6 +39,7 @@ import { parseHostPort } from "./host_port.ts";
 const KEYS = {
   "": [
     "hostname",
+    "node",
     "storage",
     "listen",
     "tls",
@@ -69,7 +71,19 @@ const KEYS = {
     "warn_after",
   ],
   blocks: BLOCKS_KEYS,
-  greylist: ["delay", "retry_window", "pass_lifetime", "max_retries"],
+  greylist: [
+    "delay",
+    "retry_window",
+    "pass_lifetime",
+    "max_retries",
+    "subnet",
+    "normalize_sender",
+    "auto_whitelist",
+    "header",
+    "privacy",
+    "allow",
+    "builtin_allow",
+  ],
   policy: [
     "dnsbl",
     "uribl",
@@ -127,8 +141,11 @@ export function readSections(
   const dns = reader(table("dns"), "dns");
   const nameserver = hostPort({ defaultPort: 53, requireIp: true });
   const log = reader(table("log"), "log");
+  const hostname = read(doc, "", "hostname", D.hostname, domainName);
   return {
-    hostname: read(doc, "", "hostname", D.hostname, domainName),
+    hostname,
+    // The node name defaults to this file's hostname, not the machine's.
+    node: read(doc, "", "node", doc.hostname === undefined ? D.node : hostname, nodeName),
     storage: readStorage(table("storage"), D.storage),
     listen: doc.listen === undefined ? D.listen : readListeners(doc.listen),
     tls: readTls(table("tls")),
@@ -287,12 +304,38 @@ function readGreylist(
   const delayMs = get("delay", D.delayMs, duration(0));
   const retryWindowMs = get("retry_window", D.retryWindowMs, duration());
   inOrder("greylist.delay", delayMs, "greylist.retry_window", retryWindowMs, true);
+  const maxRetries = get("max_retries", D.maxRetries, integer(0, 1_000_000));
+  const problem = greylistTimingProblem({ delayMs, maxRetries });
+  if (problem !== null) throw invalid(`greylist.${problem.field}`, problem.reason);
   return {
     delayMs,
     retryWindowMs,
     passLifetimeMs: get("pass_lifetime", D.passLifetimeMs, duration()),
-    maxRetries: get("max_retries", D.maxRetries, integer(0, 1_000_000)),
+    maxRetries,
+    subnet: get("subnet", D.subnet, booleanValue),
+    normalizeSender: get("normalize_sender", D.normalizeSender, booleanValue),
+    autoWhitelist: get("auto_whitelist", D.autoWhitelist, integer(0, 1_000_000)),
+    header: get("header", D.header, booleanValue),
+    privacy: get("privacy", D.privacy, booleanValue),
+    allow: get("allow", D.allow, listOf(cidr)),
+    builtinAllow: get("builtin_allow", D.builtinAllow, booleanValue),
   };
+}
+
+/** Accepts an IP or a CIDR such as `"192.0.2.0/24"` or `"2001:db8::/32"`. */
+function cidr(value: unknown, key: string): string {
+  if (typeof value !== "string" || cidrProblem(value) !== null) {
+    throw expected(key, 'an IP or a CIDR like "192.0.2.0/24"', value);
+  }
+  return value;
+}
+
+/** Accepts a node name: letters, digits, dots, hyphens and underscores, at most 64. */
+function nodeName(value: unknown, key: string): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
+    throw expected(key, 'a node name like "relay-1"', value);
+  }
+  return value;
 }
 
 function readPolicy(

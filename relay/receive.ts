@@ -92,6 +92,9 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       recipients: tx.recipients.map((r) => r.mailbox.address),
       time: receivedAt,
     })));
+    // Lines policy stages add below the trace header (e.g. X-Greylist).
+    const policyLines = content.headers?.() ?? "";
+    if (policyLines !== "") await writer.write(encoder.encode(policyLines));
   } catch (err) {
     writeError = err;
   }

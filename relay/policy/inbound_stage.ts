@@ -1,23 +1,60 @@
 /**
  * Policy stage "inbound": relay permission at RCPT. Authenticated sessions may
- * send anywhere; without AUTH no recipient outside is accepted (no open relay).
+ * send anywhere. Without AUTH the relay takes mail only for its hosted
+ * domains that have a destination (issue #5), which the queue forwards to
+ * that host; everything else is refused, so the relay is never an open relay.
+ *
+ * Routing syntax in the local part (`user%other@hosted`, `other!user@hosted`,
+ * `"user@other"@hosted`) is refused without AUTH: a destination server that
+ * honoured it would relay for us (RFC 2505 §2.1). A source
+ * route (`<@hosted:user@other>`) needs no check: the parser drops it (RFC 5321
+ * §F.2) and the final mailbox alone decides.
  *
  * @module
  */
 
-import { REPLY, withText } from "../smtp/reply.ts";
+import { type DomainRecord, getDomain } from "../../kv/domains.ts";
+import { hasRoutingSyntax, type Mailbox } from "../smtp/address.ts";
+import { REPLY, type Reply, withText } from "../smtp/reply.ts";
 import type { PolicyDeps, PolicyStage } from "./stage.ts";
 
+/**
+ * The inbound decision for one recipient of an unauthenticated session, given
+ * its domain's record (null when not hosted): null accepts.
+ */
+export function inboundVerdict(mailbox: Mailbox, domain: DomainRecord | null): Reply | null {
+  const address = `<${mailbox.address}>`;
+  if (hasRoutingSyntax(mailbox.local)) {
+    return withText(
+      REPLY.relayDenied,
+      `${address}: Relay access denied: %, ! and @ are not accepted in the local part`,
+    );
+  }
+  if (domain === null || domain.destination === null) {
+    return withText(REPLY.relayDenied, `${address}: Relay access denied`);
+  }
+  const known = domain.recipients;
+  if (known !== undefined && known.length > 0 && !known.includes(mailbox.address.toLowerCase())) {
+    return withText(
+      REPLY.unknownRecipient,
+      `${address}: Recipient address rejected: no such user at ${domain.name}, check the address`,
+    );
+  }
+  return null;
+}
+
 /** Creates the "inbound" stage. */
-export function createInboundStage(_deps: PolicyDeps): PolicyStage {
+export function createInboundStage(deps: PolicyDeps): PolicyStage {
   return {
     name: "inbound",
-    checkRcpt(ctx, _tx, rcpt) {
-      if (ctx.facts.login !== null) return Promise.resolve(null);
-      // TODO(#5): hosted domains with a destination accept mail without AUTH.
-      return Promise.resolve(
-        withText(REPLY.relayDenied, `<${rcpt.mailbox.address}>: Relay access denied`),
-      );
+    async checkRcpt(ctx, _tx, rcpt) {
+      if (ctx.facts.login !== null) return null;
+      const { mailbox } = rcpt;
+      // An address literal names no hosted domain; skip the lookup.
+      const domain = mailbox.domain.startsWith("[") || hasRoutingSyntax(mailbox.local)
+        ? null
+        : await getDomain(deps.kv, mailbox.domain);
+      return inboundVerdict(mailbox, domain);
     },
   };
 }

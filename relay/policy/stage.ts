@@ -63,6 +63,11 @@ export interface ContentCheck {
   push(chunk: Uint8Array): void;
   /** Called once after the final dot; the verdict for the whole message. */
   verdict(): Promise<Reply | null>;
+  /**
+   * Header lines (each ending in CRLF) to write below the Received header,
+   * asked once before the body arrives (e.g. `X-Greylist:`); optional.
+   */
+  headers?(): string;
 }
 
 /** One policy stage; every hook is optional. */

@@ -46,6 +46,11 @@ export interface RunnerDeps {
   perDestination: number;
   /** Send a delay notice once a message has waited this long (null: never). */
   warnAfterMs: number | null;
+  /**
+   * The `host:port` mail for a hosted domain goes to (its destination), or
+   * null to route as usual; a `[delivery.routes]` entry for the domain wins.
+   */
+  destinationFor?: (domain: string) => Promise<string | null>;
   now: () => number;
   random?: () => number;
 }
@@ -158,14 +163,26 @@ export class QueueRunner {
       }
     }
     await Promise.all([...groups].map(async ([domain, rcpts]) => {
-      const out = await this.#withSlot(
-        domain,
-        () =>
-          deliverToDomain(domain, this.#shipment(entry, rcpts), {
-            config: this.#deps.courier,
-            resolver: this.#deps.resolver,
-          }),
-      );
+      const courier = await this.#courierFor(domain).catch((err) => {
+        log.error("delivery.destination_error", { id: entry.id, domain, error: String(err) });
+        return null;
+      });
+      const out = courier === null
+        ? rcpts.map((r: QueueRecipient): RecipientResult => ({
+          address: r.address,
+          status: "deferred",
+          reply: `451 4.3.0 Cannot look up the destination of ${domain}`,
+          enhanced: "4.3.0",
+          remoteMta: null,
+        }))
+        : await this.#withSlot(
+          domain,
+          () =>
+            deliverToDomain(domain, this.#shipment(entry, rcpts), {
+              config: courier,
+              resolver: this.#deps.resolver,
+            }),
+        );
       for (const r of out) results.set(r.address, r);
     }));
     const now = this.#deps.now();
@@ -271,6 +288,15 @@ export class QueueRunner {
     } catch (err) {
       log.error("bcc.remove_failed", { account: login, address, error: String(err) });
     }
+  }
+
+  /** The courier settings for one domain: a hosted domain's destination becomes its route. */
+  async #courierFor(domain: string): Promise<CourierConfig> {
+    const courier = this.#deps.courier;
+    if (!this.#deps.destinationFor || Object.hasOwn(courier.routes, domain)) return courier;
+    const destination = await this.#deps.destinationFor(domain);
+    if (destination === null) return courier;
+    return { ...courier, routes: { ...courier.routes, [domain]: destination } };
   }
 
   #shipment(entry: QueueEntry, rcpts: QueueRecipient[]): Shipment {

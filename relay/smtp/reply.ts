@@ -98,6 +98,12 @@ export const REPLY = {
     enhanced: "4.3.0",
     text: "Error: queue file write error, try again later",
   },
+  // RFC 6647 §2.1: a temporary refusal the sender's MTA retries.
+  greylisted: {
+    code: 451,
+    enhanced: "4.7.1",
+    text: "Greylisted, try again later",
+  },
   // Issue #4: a URIBL lookup failed; never a silent pass.
   uriblUnavailable: {
     code: 451,
@@ -258,6 +264,12 @@ export const REPLY = {
     code: 554,
     enhanced: "5.7.1",
     text: "Relay access denied",
+  },
+  // RFC 3463 §3.2: X.1.1 bad destination mailbox address.
+  unknownRecipient: {
+    code: 550,
+    enhanced: "5.1.1",
+    text: "Recipient address rejected: no such user here, check the address",
   },
   dnsblListed: {
     code: 554,

@@ -139,7 +139,7 @@ Deno.test("parseCliArgs() parses the remaining verbs and help", () => {
 Deno.test("parseCliArgs() rejects unknown commands, flags and stray arguments", () => {
   usageError([], null, 'missing command (try "help")');
   usageError(["serve2"], null, 'unknown command "serve2" (try "help")');
-  usageError(["domain"], null, "missing domain command (expected add, set, list, delete)");
+  usageError(["domain"], null, "missing domain command (expected add, set, list, show, delete)");
   usageError(
     ["account", "rename"],
     null,

@@ -109,6 +109,13 @@ Deno.test("parseConfig() reads every key of the operator contract", () => {
     retryWindowMs: 2 * DAY,
     passLifetimeMs: 35 * DAY,
     maxRetries: 10,
+    subnet: true,
+    normalizeSender: true,
+    autoWhitelist: 5,
+    header: false,
+    privacy: false,
+    allow: [],
+    builtinAllow: true,
   });
   assert.deepEqual(config.policy.dnsbl, ["xbl.spamhaus.org"]);
   assert.deepEqual(config.policy.uribl, ["multi.uribl.com"]);
