@@ -225,7 +225,8 @@ export async function serveConnection(transport: Transport, deps: ConnectionDeps
           mechanism: effect.mechanism,
           outcome: result.outcome,
         });
-        if (result.outcome !== "ok") {
+        // Only wrong credentials count toward blocking; a DNS hiccup (454) or a disabled account does not.
+        if (result.outcome === "failed") {
           void deps.policy.observe(facts(), { type: "auth-failed", login: effect.login });
         }
         return apply(session.authResult(result.outcome, result.login));
