@@ -4,6 +4,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { LIMIT_FLAGS, parseLimitValue } from "./account_usage.ts";
 import type { GreylistCommand } from "./greylist_commands.ts";
 import { GREYLIST_FLAG_SPEC, greylistFlagValues } from "./greylist_flags.ts";
 import { parseDuration } from "../relay/duration.ts";
@@ -20,7 +21,10 @@ export interface DomainFlags {
 }
 
 /** Settings given to `account set`, keyed like kv's AccountPatch, still unvalidated. */
-export type AccountFlags = Record<string, string | string[] | boolean>;
+export type AccountFlags = Record<
+  string,
+  string | string[] | boolean | Record<string, number | null>
+>;
 
 /** One parsed command line. */
 export type CliCommand =
@@ -34,6 +38,7 @@ export type CliCommand =
   | { kind: "account-set"; login: string; flags: AccountFlags }
   | { kind: "account-list" }
   | { kind: "account-show"; login: string }
+  | { kind: "account-enable"; login: string }
   | { kind: "account-delete"; login: string }
   | { kind: "admin-password" }
   | GreylistCommand
@@ -244,6 +249,7 @@ function parseAccountSet(rest: string[]): CliCommand {
   for (const [flag, { kind }] of Object.entries(ACCOUNT_SET_FLAGS)) {
     spec[flag] = { type: "string", multiple: kind === "list" };
   }
+  for (const flag of Object.keys(LIMIT_FLAGS)) spec[flag] = { type: "string" };
   const { values, positionals } = parseVerb("update account", rest, spec, ["LOGIN"]);
   const action = `update account "${positionals[0]}"`;
   const flags: AccountFlags = {};
@@ -254,10 +260,32 @@ function parseAccountSet(rest: string[]): CliCommand {
       ? boolFlag(action, flag, field, value as string)
       : value as string | string[];
   }
+  const limits = limitFlags(action, values);
+  if (Object.keys(limits).length > 0) flags.limits = limits;
   if (Object.keys(flags).length === 0) {
     throw new CliUsageError(action, "nothing to change (give at least one option)");
   }
   return { kind: "account-set", login: positionals[0], flags };
+}
+
+/** The `--limit-*` flags as a limits patch (null: back to the level's value). */
+function limitFlags(action: string, values: ParsedValues): Record<string, number | null> {
+  const limits: Record<string, number | null> = {};
+  for (const [flag, name] of Object.entries(LIMIT_FLAGS)) {
+    const value = values[flag];
+    if (value === undefined) continue;
+    const bytes = flag.startsWith("limit-bytes-");
+    const parsed = parseLimitValue(value as string, bytes);
+    if (parsed === undefined) {
+      const what = bytes ? "a whole number of bytes (K, M, G, T allowed)" : "a whole number";
+      throw new CliUsageError(
+        action,
+        `cannot set "limits.${name}": --${flag} must be ${what} or "default", got "${value}"`,
+      );
+    }
+    limits[name] = parsed;
+  }
+  return limits;
 }
 
 function parseAccount(verb: string, rest: string[]): CliCommand {
@@ -269,6 +297,10 @@ function parseAccount(verb: string, rest: string[]): CliCommand {
     case "list":
       parseVerb("list accounts", rest, {}, []);
       return { kind: "account-list" };
+    case "enable": {
+      const { positionals } = parseVerb("enable account", rest, {}, ["LOGIN"]);
+      return { kind: "account-enable", login: positionals[0] };
+    }
     case "show":
     case "delete": {
       const { positionals } = parseVerb(`${verb} account`, rest, {}, ["LOGIN"]);
@@ -277,7 +309,7 @@ function parseAccount(verb: string, rest: string[]): CliCommand {
   }
   throw new CliUsageError(
     null,
-    unknownVerb("account", verb, ["add", "set", "list", "show", "delete"]),
+    unknownVerb("account", verb, ["add", "set", "list", "show", "enable", "delete"]),
   );
 }
 

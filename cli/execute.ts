@@ -1,13 +1,6 @@
 /** Carry out one parsed command against the store and return what goes to stdout. */
 
-import {
-  addAccount,
-  deleteAccount,
-  getAccount,
-  listAccounts,
-  toPublicAccount,
-  updateAccount,
-} from "../kv/accounts.ts";
+import { addAccount, deleteAccount, listAccounts, updateAccount } from "../kv/accounts.ts";
 import { setAdminPassword } from "../kv/admin_auth.ts";
 import { addDomain, deleteDomain, getDomain, listDomains, updateDomain } from "../kv/domains.ts";
 import { NotFoundError } from "../kv/errors.ts";
@@ -15,6 +8,7 @@ import { getQueueEntry, listQueue, type QueueEntry } from "../kv/queue.ts";
 import { removeEntry, rescheduleNow } from "../kv/schedule.ts";
 import type { AccountPatch, AccountRecord, NewAccount } from "../kv/accounts.ts";
 import type { GreylistTiming } from "../kv/greylist_settings.ts";
+import { enableAccount, showAccount } from "./account_usage.ts";
 import type { CliCommand } from "./args.ts";
 import { executeConnectCommand } from "./connect_commands.ts";
 import { describeGreylistCommand, executeGreylistCommand } from "./greylist_commands.ts";
@@ -61,6 +55,8 @@ export function describeAction(command: CliCommand): string {
       return "list accounts";
     case "account-show":
       return `show account "${command.login}"`;
+    case "account-enable":
+      return `enable account "${command.login}"`;
     case "account-delete":
       return `delete account "${command.login}"`;
     case "admin-password":
@@ -184,13 +180,10 @@ export async function executeCommand(
         ["LOGIN", "TYPE", "LEVEL", "ENABLED", "IPV4", "IPV6", "BCC", "MIRROR"],
         (await listAccounts(kv)).map(accountRow),
       );
-    case "account-show": {
-      const account = await getAccount(kv, command.login);
-      if (account === null) {
-        throw new NotFoundError(`Cannot show account "${command.login}": not found`);
-      }
-      return json(toPublicAccount(account));
-    }
+    case "account-show":
+      return json(await showAccount(kv, command.login, now));
+    case "account-enable":
+      return await enableAccount(kv, command.login, now);
     case "account-delete":
       await deleteAccount(kv, command.login);
       return `account ${command.login} deleted\n`;

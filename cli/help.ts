@@ -31,13 +31,18 @@ Submission accounts:
       [--bcc ADDRESS]... [--mirror ADDRESS]... [--identities true|false]
       [--subdomains true|false] [--errors auto|always-5xx]
       [--level personal|personal-plus|standard|professional|enterprise]
-      [--postmaster ADDRESS]
+      [--postmaster ADDRESS] [--limit-WHAT-WHEN N|default]...
   account list
-  account show LOGIN                  JSON, without the password hash
+  account show LOGIN                  JSON, without the password hash; usage against
+                                      limits, health counts, why it was disabled
+  account enable LOGIN                enable again, clear the reason, start counts afresh
   account delete LOGIN
 
   FILTER is an IP, a CIDR or a host name; "" clears it. --bcc and --mirror
   repeat to give several addresses; --bcc "" clears the list.
+  --limit-WHAT-WHEN overrides the level's usage limit: WHAT is messages,
+  recipients or bytes (K, M, G, T suffixes), WHEN is hour, day or month;
+  --limit-recipients-message caps one message. "default" restores the level's.
 
 Sender verification cache (probe results, shared by every node):
   verify list [--bad]                 address, status, checked, expires, remote reply

@@ -5,7 +5,9 @@
  * `Cannot set "password": must be at least 5 characters`.
  */
 
+import type { DisableEvidence } from "./account_health.ts";
 import { fieldError } from "./errors.ts";
+import { type LimitName, limitsPatch } from "./usage_limits.ts";
 import { addressDomain, addressProblem, ipFilterProblem, normalizeAddress } from "./validate.ts";
 
 /** Account types: one address, any address of the domain, or a mail server with no sender restriction. */
@@ -69,6 +71,10 @@ export interface AccountPatch {
   level?: ServiceLevel;
   postmaster?: string | null;
   disabledReason?: string | null;
+  /** Evidence of an automatic disable (counts, window, time); set by the relay. */
+  disabledEvidence?: DisableEvidence | null;
+  /** Per-account usage limits; null removes an override (the level's value applies). */
+  limits?: Partial<Record<LimitName, number | null>>;
 }
 
 /** Input of account creation. */
@@ -174,6 +180,16 @@ function nullableText(field: string, value: unknown, max: number): string | null
   return value;
 }
 
+function evidence(field: string, value: unknown): DisableEvidence | null {
+  if (value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw fieldError(field, "must be an object or null", "type");
+  }
+  // Stored inside the account record: keep it well under KV's 64 KiB value limit.
+  if (JSON.stringify(value).length > 2_000) throw fieldError(field, "is too large");
+  return value as DisableEvidence;
+}
+
 /** Check an account patch (possibly untrusted JSON) field by field and return it normalised. */
 export function validateAccountPatch(patch: Record<string, unknown>): AccountPatch {
   const out: AccountPatch = {};
@@ -211,6 +227,12 @@ export function validateAccountPatch(patch: Record<string, unknown>): AccountPat
         break;
       case "disabledReason":
         out.disabledReason = nullableText(field, value, 200);
+        break;
+      case "disabledEvidence":
+        out.disabledEvidence = evidence(field, value);
+        break;
+      case "limits":
+        out.limits = limitsPatch(value);
         break;
       default:
         throw fieldError(field, "is not an account setting", "type");

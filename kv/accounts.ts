@@ -16,11 +16,13 @@ import {
   validateNewAccount,
 } from "./account_rules.ts";
 import type { DomainRecord } from "./domains.ts";
+import { clearHealth, type DisableEvidence } from "./account_health.ts";
 import { ConflictError, NotFoundError } from "./errors.ts";
 import { accountKey, accountPrefix, domainKey } from "./keys.ts";
 import { retryLocked } from "./open.ts";
 import { hashPassword } from "./password.ts";
 import { transact } from "./transact.ts";
+import { type LimitOverrides, mergeLimits } from "./usage_limits.ts";
 
 export type { AccountPatch, AccountType, ErrorAction, NewAccount, ServiceLevel };
 
@@ -55,6 +57,12 @@ export interface AccountRecord {
   mirrorSecret: string;
   /** Why the account was disabled, when it was disabled automatically. */
   disabledReason: string | null;
+  /** Counts, window and time behind an automatic disable (relay/policy/auto_disable.ts). */
+  disabledEvidence?: DisableEvidence | null;
+  /** Usage limits that replace the level's (kv/usage_limits.ts); absent: none. */
+  limits?: LimitOverrides;
+  /** Set when the account is enabled again: older failures are not held against it. */
+  healthSince?: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -167,24 +175,32 @@ export async function updateAccount(
   now: number,
 ): Promise<AccountRecord> {
   const normal = normalizeLogin(login);
-  const { password, ...changes } = validateAccountPatch({ ...patch });
+  const { password, limits, ...changes } = validateAccountPatch({ ...patch });
   // Hash once, outside the retry loop: scrypt is the slow part.
   const passwordHash = password === undefined ? undefined : await hashPassword(password);
   const key = accountKey(normal);
-  return await transact(kv, async () => {
+  let reenabled = false;
+  const updated = await transact(kv, async () => {
     const entry = await kv.get<AccountRecord>(key);
     if (entry.value === null) {
       throw new NotFoundError(`Cannot update account "${normal}": not found`);
     }
     const record: AccountRecord = { ...entry.value, ...changes, updatedAt: now };
     if (passwordHash !== undefined) record.passwordHash = passwordHash;
+    if (limits !== undefined) record.limits = mergeLimits(entry.value.limits, limits);
     // Enabling again clears the reason it was switched off, unless one is given.
     if (changes.enabled === true && changes.disabledReason === undefined) {
       record.disabledReason = null;
+      record.disabledEvidence = null;
     }
+    reenabled = changes.enabled === true && !entry.value.enabled;
+    if (reenabled) record.healthSince = now;
     checkLevelLimits(record, changes);
     return { atomic: (op) => op.check(entry).set(key, record), result: record };
   }, { action: `update account "${normal}"` });
+  // A fresh start: the failures that disabled it must not disable it again.
+  if (reenabled) await clearHealth(kv, normal);
+  return updated;
 }
 
 /** Copy of an account without its password hash (the mirror secret stays: the owner needs it). */

@@ -22,6 +22,10 @@
  * | `["verify", address]`            | `VerifyEntry`      | kv/verify_cache.ts  |
  * | `["verify_lease", address]`      | `VerifyLease`      | kv/verify_cache.ts  |
  * | `["verify_failure", login, at, id]` | `null` (an event) | kv/verify_cache.ts |
+ * | `["usage", login, window, bucket, metric]` | `Deno.KvU64` sum | kv/usage.ts |
+ * | `["health", login, hour, metric]` | `Deno.KvU64` sum  | kv/account_health.ts |
+ * | `["complaint", "secret"]`       | HMAC key bytes     | kv/complaints.ts    |
+ * | `["complaint", "seen", relayId]` | `{ expiresAt }`   | kv/complaints.ts    |
  *
  * Reserved namespaces for later work (architecture.md, "Data in Deno KV"):
  * `["verify", address]`,
@@ -51,6 +55,9 @@ export const NAMESPACE = {
   verify: "verify",
   verifyLease: "verify_lease",
   verifyFailure: "verify_failure",
+  usage: "usage",
+  health: "health",
+  complaint: "complaint",
 } as const;
 
 /** Key of one hosted domain record. */
@@ -214,4 +221,39 @@ export function greylistKey(domain: string, id: string): Deno.KvKey {
 /** Prefix of one hosted domain's greylisting data table. */
 export function greylistPrefix(domain: string): Deno.KvKey {
   return [NAMESPACE.greylist, domain];
+}
+
+/** Key of one usage counter: `window` is hour/day/month, `bucket` its UTC start ("2026-11-23"). */
+export function usageKey(
+  login: string,
+  window: string,
+  bucket: string,
+  metric: string,
+): Deno.KvKey {
+  return [NAMESPACE.usage, login, window, bucket, metric];
+}
+
+/** Prefix of one account's usage counters of one window kind, oldest bucket first. */
+export function usagePrefix(login: string, window: string): Deno.KvKey {
+  return [NAMESPACE.usage, login, window];
+}
+
+/** Key of one hourly health counter of an account (`hour` is the bucket's start in ms). */
+export function healthKey(login: string, hour: number, metric: string): Deno.KvKey {
+  return [NAMESPACE.health, login, hour, metric];
+}
+
+/** Prefix of one account's health counters, oldest hour first. */
+export function healthPrefix(login: string): Deno.KvKey {
+  return [NAMESPACE.health, login];
+}
+
+/** Key of the secret that signs X-Relay-ID headers. */
+export function relayIdSecretKey(): Deno.KvKey {
+  return [NAMESPACE.complaint, "secret"];
+}
+
+/** Key marking one X-Relay-ID as already complained about (one complaint per message). */
+export function complaintSeenKey(relayId: string): Deno.KvKey {
+  return [NAMESPACE.complaint, "seen", relayId];
 }

@@ -171,6 +171,10 @@ export interface RelayConfig {
     uribl: string[];
     verifySender: boolean;
     probeSender: string;
+    /** Key `null_sender`: an authenticated MAIL FROM:<> is rewritten to the postmaster, or refused. */
+    nullSender: "rewrite" | "refuse";
+    /** Key `feedback_address`: where ARF complaint reports arrive (RFC 5965); null: none. */
+    feedbackAddress: string | null;
     /** `[[policy.dnsbl_zones]]`: zones with their own listed codes and display name. */
     dnsblZones: DnsblZoneConfig[];
     /** Key `dnsbl_cache`: longest time a DNSBL answer is shared through KV; 0 turns it off. */
@@ -183,6 +187,22 @@ export interface RelayConfig {
     uriblCheck: UriblConfig;
   };
   blocks: BlocksConfig;
+  /** Table `[auto_disable]`: when an account is disabled on its own evidence. */
+  autoDisable: {
+    enabled: boolean;
+    /** Key `window`: the judged span, in whole hours (hourly counters). */
+    windowMs: number;
+    /** Key `min_recipients`: below this many recipients the failure ratio is not judged. */
+    minRecipients: number;
+    /** Key `failure_ratio`: (rejected + bounced) / (accepted + rejected) recipients. */
+    failureRatio: number;
+    /** Key `verify_failures`: sender-verification failures in the window; 0 turns it off. */
+    verifyFailures: number;
+    /** Key `complaints`: complaints in the window (0 turns the rule off)... */
+    complaints: number;
+    /** Key `complaint_ratio`: ...that are also at least this share of accepted recipients. */
+    complaintRatio: number;
+  };
   smtp: {
     maxMessageSize: number;
     maxRecipients: number;
@@ -256,6 +276,9 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
     uribl: [],
     verifySender: false,
     probeSender: "",
+    // The seed: null senders are rewritten to the account's postmaster address.
+    nullSender: "rewrite",
+    feedbackAddress: null,
     dnsblZones: [],
     dnsblCacheMs: 5 * MINUTE,
     allow: [],

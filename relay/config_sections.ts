@@ -30,6 +30,7 @@ import {
   type TomlTable,
 } from "./config_reader.ts";
 import { readUriblConfig } from "./config_uribl.ts";
+import { AUTO_DISABLE_KEYS, readAutoDisable } from "./config_auto_disable.ts";
 import { BLOCKS_KEYS, cidrText, readBlocks, readDnsblZones } from "./config_connect.ts";
 import { cidrProblem, greylistTimingProblem } from "../kv/greylist_settings.ts";
 import { formatDuration } from "./duration.ts";
@@ -49,12 +50,14 @@ const KEYS = {
     "greylist",
     "policy",
     "blocks",
+    "auto_disable",
     "smtp",
     "log",
   ],
   storage: ["kv", "spool", "data_dir"],
   listen: ["port", "address", "tls", "plaintext_auth", "name", "greet_pause"],
   tls: ["cert", "key"],
+  auto_disable: AUTO_DISABLE_KEYS,
   admin: ["listen"],
   dns: ["nameservers", "timeout"],
   delivery: [
@@ -89,6 +92,8 @@ const KEYS = {
     "uribl",
     "verify_sender",
     "probe_sender",
+    "null_sender",
+    "feedback_address",
     "dnsbl_zones",
     "dnsbl_cache",
     "allow",
@@ -158,6 +163,7 @@ export function readSections(
     greylist: readGreylist(table("greylist"), D.greylist),
     policy: readPolicy(table("policy"), D.policy),
     blocks: readBlocks(table("blocks"), D.blocks),
+    autoDisable: readAutoDisable(table("auto_disable"), D.autoDisable),
     smtp: readSmtp(table("smtp"), D.smtp),
     log: { level: log("level", D.log.level, oneOf(["info", "debug"])) },
   };
@@ -352,6 +358,13 @@ function readPolicy(
       "probe_sender",
       D.probeSender,
       (v, key) => v === "" ? "" : mailbox(v, key),
+    ),
+    nullSender: get("null_sender", D.nullSender, oneOf(["rewrite", "refuse"] as const)),
+    // "" turns complaint intake off, like leaving the key out.
+    feedbackAddress: get(
+      "feedback_address",
+      D.feedbackAddress,
+      (v, key) => v === "" ? null : mailbox(v, key),
     ),
     dnsblZones: readDnsblZones(t.dnsbl_zones, get("dnsbl", D.dnsbl, listOf(domainName))),
     dnsblCacheMs: get("dnsbl_cache", D.dnsblCacheMs, duration(0)),

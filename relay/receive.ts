@@ -44,6 +44,8 @@ export interface MessageSink {
    * removes the stored bodies and throws. Resolves to the number of copies.
    */
   commit(message: AcceptedMessage): Promise<{ copies: number }>;
+  /** Header lines (CRLF-ended) written below the Received header of a submission (X-Relay-ID). */
+  stamp?(id: string, login: string): Promise<string>;
 }
 
 /** How the DATA phase ended. */
@@ -79,6 +81,7 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
   let writeError: unknown = null;
   const content = await input.policy.openContent(input.facts, tx);
   try {
+    const stamp = session.login === null ? "" : await sink.stamp?.(id, session.login) ?? "";
     writer = await sink.create(id);
     await writer.write(encoder.encode(receivedHeader({
       helo: session.helo ?? "unknown",
@@ -95,6 +98,7 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
     // Lines policy stages add below the trace header (e.g. X-Greylist).
     const policyLines = content.headers?.() ?? "";
     if (policyLines !== "") await writer.write(encoder.encode(policyLines));
+    if (stamp !== "") await writer.write(encoder.encode(stamp));
   } catch (err) {
     writeError = err;
   }

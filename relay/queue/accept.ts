@@ -14,6 +14,7 @@ import { type AccountRecord, getAccount } from "../../kv/accounts.ts";
 import { getDomain } from "../../kv/domains.ts";
 import { commitQueueEntries, newQueueId, type QueueEntry } from "../../kv/queue.ts";
 import type { AcceptedMessage, MessageSink, MessageWriter } from "../receive.ts";
+import { relayIdHeader } from "../policy/relay_id.ts";
 import type { Spool } from "./spool.ts";
 
 /** Settings of the sink. */
@@ -95,6 +96,8 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
   return {
     newId: (now) => newQueueId(now),
     create: (id): Promise<MessageWriter> => spool.create(id),
+    // Issue #4: an opaque id that traces a complaint back to the account.
+    stamp: (id, login) => relayIdHeader(kv, id, login),
     async commit(message) {
       const entries: QueueEntry[] = [];
       try {

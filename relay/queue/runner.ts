@@ -11,6 +11,7 @@
  * @module
  */
 
+import { countBounces } from "../../kv/account_health.ts";
 import { getAccount, updateAccount } from "../../kv/accounts.ts";
 import type { QueueEntry, QueueRecipient } from "../../kv/queue.ts";
 import {
@@ -237,6 +238,14 @@ export class QueueRunner {
     });
     if (next !== null && notices.delayNotified) next.delayNotifiedAt = now;
     await this.#settle(read, next, notices.bounces, notices.bccFailures);
+    // Issue #4: recipients of an account's message that failed for good feed its automatic disable.
+    const bounced =
+      recipients.filter((r, i) => r.status === "failed" && entry.recipients[i].status === "pending")
+        .length;
+    if (entry.kind === "original" && entry.account && bounced > 0 && !entry.bounceRequested) {
+      await countBounces(this.#deps.kv, entry.account, bounced, now)
+        .catch((err) => log.error("bounce.count_error", { id: entry.id, error: String(err) }));
+    }
   }
 
   async #settle(

@@ -47,6 +47,12 @@ export const REPLY = {
     enhanced: "4.5.3",
     text: "Error: too many recipients",
   },
+  // Issue #4: an account's usage limit; the text names the limit and when it resets.
+  usageLimit: {
+    code: 452,
+    enhanced: "4.7.1",
+    text: "Usage limit reached, try again later",
+  },
   tooManyErrors: {
     code: 421,
     enhanced: "4.7.0",
@@ -243,6 +249,18 @@ export const REPLY = {
     code: 535,
     enhanced: "5.7.8",
     text: "Account is disabled, contact your provider",
+  },
+  // Issue #4 part 7: disabled on its own evidence during the session.
+  accountAutoDisabled: {
+    code: 550,
+    enhanced: "5.7.1",
+    text: "Account disabled for too many failed deliveries or complaints, contact your provider",
+  },
+  // Issue #4 part 9, `[policy] null_sender = "refuse"`.
+  nullSenderRefused: {
+    code: 550,
+    enhanced: "5.7.1",
+    text: "Null sender MAIL FROM:<> is not accepted for submission; send from a real address",
   },
   // RFC 4954 §6: AUTH offered only over TLS on this listener.
   encryptionRequired: {

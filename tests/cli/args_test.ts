@@ -143,7 +143,7 @@ Deno.test("parseCliArgs() rejects unknown commands, flags and stray arguments", 
   usageError(
     ["account", "rename"],
     null,
-    'unknown account command "rename" (expected add, set, list, show, delete)',
+    'unknown account command "rename" (expected add, set, list, show, enable, delete)',
   );
   usageError(
     ["account", "set", "a@b.example", "--foo", "x"],
