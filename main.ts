@@ -167,6 +167,7 @@ async function serveAdmin(
     now: Date.now,
     queue: deps.queue,
     log: (event, fields) => logger.info(event, fields),
+    greylistDefaults: config.greylist,
   });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({

@@ -21,7 +21,9 @@ import { accountRoutes } from "./routes/accounts.ts";
 import { activityRoutes } from "./routes/activity.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { blockRoutes } from "./routes/blocks.ts";
 import { domainRoutes } from "./routes/domains.ts";
+import { greylistRoutes } from "./routes/greylist.ts";
 import { queueRoutes } from "./routes/queue.ts";
 import { verifyRoutes } from "./routes/verify.ts";
 
@@ -42,11 +44,13 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
     await next();
     c.header("cache-control", "no-store");
   });
-  api.route("/domains", domainRoutes({ kv, now, log }));
+  api.route("/domains", domainRoutes({ kv, now, log, greylistDefaults: deps.greylistDefaults }));
+  api.route("/greylist", greylistRoutes({ kv, now, log }));
   api.route("/accounts", accountRoutes({ kv, now, log }));
   api.route("/queue", queueRoutes({ kv, now, log, queue }));
   api.route("/", activityRoutes({ kv, now }));
   api.route("/verify", verifyRoutes({ kv, now, log }));
+  api.route("/", blockRoutes({ kv, now, log }));
   api.all("*", (c) => {
     throw httpError(404, { error: `No API route ${c.req.method} ${c.req.path}` });
   });

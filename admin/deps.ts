@@ -8,6 +8,7 @@
 
 import type { QueueEntry } from "../kv/queue.ts";
 import type { AdminSession } from "../kv/admin_sessions.ts";
+import type { GreylistTiming } from "../kv/greylist_settings.ts";
 
 /** Access to this node's queued message bodies and delivery runner. */
 export interface QueueAccess {
@@ -50,6 +51,8 @@ export interface AdminDeps {
   queue: QueueAccess;
   log?: AdminLog;
   options?: Partial<AdminOptions>;
+  /** The config's `[greylist]` timing, which per-domain overrides are checked against (as in the CLI). */
+  greylistDefaults?: GreylistTiming;
 }
 
 /** Hono environment of the admin app: the client address comes in as a binding. */

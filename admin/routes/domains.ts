@@ -11,14 +11,16 @@ import {
   updateDomain,
 } from "../../kv/domains.ts";
 import { NotFoundError } from "../../kv/errors.ts";
+import type { GreylistTiming } from "../../kv/greylist_settings.ts";
 import { readJson } from "../body.ts";
 import type { AdminEnv, AdminLog } from "../deps.ts";
 
 /** Build the domain routes. */
 export function domainRoutes(
-  deps: { kv: Deno.Kv; now: () => number; log: AdminLog },
+  deps: { kv: Deno.Kv; now: () => number; log: AdminLog; greylistDefaults?: GreylistTiming },
 ): Hono<AdminEnv> {
   const { kv, now, log } = deps;
+  const options = { greylistDefaults: deps.greylistDefaults };
   const app = new Hono<AdminEnv>();
 
   app.get("/", async (c) => {
@@ -42,13 +44,13 @@ export function domainRoutes(
 
   app.post("/", async (c) => {
     const body = await readJson(c);
-    const added = await addDomain(kv, body as unknown as DomainInput, now());
+    const added = await addDomain(kv, body as unknown as DomainInput, now(), options);
     log("admin.domain_added", { domain: added.name });
     return c.json(added, 201);
   });
 
   app.patch("/:name", async (c) => {
-    const updated = await updateDomain(kv, c.req.param("name"), await readJson(c));
+    const updated = await updateDomain(kv, c.req.param("name"), await readJson(c), options);
     log("admin.domain_updated", { domain: updated.name });
     return c.json(updated);
   });

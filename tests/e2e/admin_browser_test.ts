@@ -2,7 +2,7 @@
  * The admin page in a real headless Chromium (Debian's `chromium`, installed
  * by .ci/run) against the real relay process: log in, add a domain and an
  * account, change its password and disable it (SMTP AUTH follows at once),
- * view a queued message and its headers, and save screenshots of the main
+ * view a queued message and its headers, clear a greylist table, and save screenshots of the main
  * pages under tests/artifacts/ at 1280 px and at phone width.
  *
  * Without Chromium the test is reported as ignored rather than passing.
@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type ActivityEvent, appendActivity } from "../../kv/activity.ts";
+import { listGreylist } from "../../kv/greylist.ts";
 import { encodeBase64Text } from "../../relay/smtp/sasl.ts";
 import { RelayProcess } from "../helpers/relay_process.ts";
 import { TestSmtpClient } from "../helpers/smtp_client.ts";
@@ -149,6 +150,12 @@ Deno.test({
       await page.fill('input[name="name"]', "example.net");
       await page.click("button:has-text('Add domain')");
       await page.waitForSelector('tr[data-domain="example.net"]');
+      await page.fill('input[name="name"]', "grey.example");
+      // Inbound mail is accepted only for domains with a destination.
+      await page.fill('input[name="destination"]', "127.0.0.1:9");
+      await page.check('input[name="greylist"]');
+      await page.click("button:has-text('Add domain')");
+      await page.waitForSelector('tr[data-domain="grey.example"]');
       await shot(page, "domains");
 
       // Accounts: add one, then open its edit form.
@@ -193,6 +200,29 @@ Deno.test({
       const headers = await page.waitForSelector("[data-headers]");
       assert.match(await headers.textContent() ?? "", /Subject: seen from the admin page/);
       await shot(page, "queue-message");
+
+      // Greylisting: an inbound attempt lands in the table; the page clears it.
+      const inbound = await smtp(relay);
+      try {
+        await inbound.expect("MAIL FROM:<someone@sender.example>", 250);
+        const greylisted = await inbound.command("RCPT TO:<postmaster@grey.example>");
+        assert.equal(greylisted.code, 451, greylisted.text);
+      } finally {
+        await inbound.close();
+      }
+      await page.click("nav >> text=Greylist");
+      await page.selectOption('select[name="domain"]', "grey.example");
+      await page.waitForSelector('table[data-greylist="grey.example"] tr[data-entry]');
+      await shot(page, "greylist");
+      await page.click("button:has-text('Clear table')");
+      await page.click("button:has-text('Clear 1 entries')");
+      await page.waitForSelector("text=The table is empty");
+      const kv = await Deno.openKv(relay.kvPath);
+      try {
+        assert.deepEqual(await listGreylist(kv, "grey.example", { now: Date.now() }), []);
+      } finally {
+        kv.close();
+      }
 
       // Activity and dashboard show what happened (the tap flushes within a second).
       await page.waitForTimeout(1200);

@@ -4,6 +4,9 @@
  */
 
 import type { FunctionComponent } from "preact";
+import { BlocksPage } from "./blocks.tsx";
+import { GreylistPage } from "./greylist.tsx";
+import { ResolverPage } from "./resolver.tsx";
 import { VerifyPage } from "./verify.tsx";
 
 /** One extra page: its path, navigation label and component. */
@@ -15,5 +18,8 @@ export interface ExtraPage {
 
 /** Extra pages, in navigation order. */
 export const EXTRA_PAGES: readonly ExtraPage[] = [
+  { path: "/greylist", label: "Greylist", page: GreylistPage },
+  { path: "/blocks", label: "Blocks", page: BlocksPage },
   { path: "/verify", label: "Sender checks", page: VerifyPage },
+  { path: "/resolver", label: "Resolver", page: ResolverPage },
 ];
