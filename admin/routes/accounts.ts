@@ -17,6 +17,9 @@ import {
   updateAccount,
 } from "../../kv/accounts.ts";
 import { LEVEL_LIMITS } from "../../kv/account_rules.ts";
+import { readUsage } from "../../kv/usage.ts";
+import { effectiveLimits, usageReport } from "../../kv/usage_limits.ts";
+import type { AccountRecord } from "../../kv/accounts.ts";
 import { NotFoundError } from "../../kv/errors.ts";
 import { accountSummary, pageAccounts } from "../account_list.ts";
 import { readJson } from "../body.ts";
@@ -25,6 +28,15 @@ import { httpError } from "../errors.ts";
 
 /** Fields of a new account; anything else in the body is refused, naming it. */
 const NEW_ACCOUNT_FIELDS = ["type", "login", "password"];
+
+/** The account's usage in each window against its effective limit, as flat rows. */
+async function usageLines(kv: Deno.Kv, account: AccountRecord, now: number) {
+  const limits = effectiveLimits(account.level, account.limits);
+  const report = usageReport(await readUsage(kv, account.login, now), limits, now);
+  return Object.entries(report).flatMap(([window, metrics]) =>
+    Object.entries(metrics).map(([metric, line]) => ({ window, metric, ...line }))
+  );
+}
 
 /** Build the account routes. */
 export function accountRoutes(
@@ -53,6 +65,7 @@ export function accountRoutes(
       account: toPublicAccount(account),
       limits: LEVEL_LIMITS[account.level],
       levels: LEVEL_LIMITS,
+      usage: await usageLines(kv, account, now()),
     });
   });
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { getAccount } from "../../kv/accounts.ts";
 import { getDomain } from "../../kv/domains.ts";
 import { verifyPassword } from "../../kv/password.ts";
+import { recordUsage } from "../../kv/usage.ts";
 import { adminHarness } from "./harness.ts";
 
 Deno.test("domain routes add, edit and delete hosted domains in KV", async () => {
@@ -196,4 +197,34 @@ Deno.test("account routes answer bad input with 400 naming the field", async () 
   assert.equal((await c.call("PATCH", "/api/accounts/none@example.org", {})).status, 404);
   assert.equal((await c.call("DELETE", "/api/accounts/a@example.org")).status, 200);
   assert.equal(await getAccount(h.kv, "a@example.org"), null);
+});
+
+Deno.test("account detail shows usage against the effective limits", async () => {
+  await using h = await adminHarness();
+  const c = await h.loggedIn();
+  await c.call("POST", "/api/domains", { name: "example.org" });
+  await c.call("POST", "/api/accounts", {
+    type: "single",
+    login: "u@example.org",
+    password: "secret1",
+  });
+  await recordUsage(
+    h.kv,
+    "u@example.org",
+    { messages: 3, recipients: 7, bytes: 9000 },
+    h.clock.now,
+  );
+  await c.call("PATCH", "/api/accounts/u@example.org", { limits: { messagesPerDay: 50 } });
+  const detail = await c.call("GET", "/api/accounts/u@example.org");
+  const lines = detail.body.usage as {
+    window: string;
+    metric: string;
+    used: number;
+    limit: number;
+  }[];
+  assert.equal(lines.length, 9);
+  const day = lines.find((l) => l.window === "day" && l.metric === "messages");
+  assert.deepEqual([day?.used, day?.limit], [3, 50]);
+  const rcpts = lines.find((l) => l.window === "hour" && l.metric === "recipients");
+  assert.equal(rcpts?.used, 7);
 });
