@@ -21,6 +21,8 @@ import { loadOrCreateCertificate } from "./relay/net/certificate.ts";
 import { createSecureContext } from "./relay/net/tls.ts";
 import { createSessionPolicy } from "./relay/policy/session_policy.ts";
 import { createResolver } from "./relay/dns/resolver.ts";
+import { createDkimSigner } from "./relay/delivery/dkim_signer.ts";
+import { createTlsPolicy } from "./relay/delivery/tls_policy.ts";
 import { createQueueSink } from "./relay/queue/accept.ts";
 import { QueueRunner } from "./relay/queue/runner.ts";
 import { Spool } from "./relay/queue/spool.ts";
@@ -83,6 +85,11 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
     perDestination: config.delivery.perDestination,
     warnAfterMs: config.delivery.warnAfterMs,
     destinationFor: async (domain) => (await getDomain(kv, domain))?.destination ?? null,
+    dkim: createDkimSigner({ kv, now: Date.now }),
+    tlsPolicy: createTlsPolicy({
+      forced: config.delivery.tls,
+      mtaSts: config.delivery.mtaSts ? { kv, resolver, now: Date.now, logger } : null,
+    }),
     now: Date.now,
   });
   const server = await startSmtpServer(config, {

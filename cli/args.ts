@@ -5,6 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { LIMIT_FLAGS, parseLimitValue } from "./account_usage.ts";
+import type { DkimCommand } from "./dkim_commands.ts";
 import type { GreylistCommand } from "./greylist_commands.ts";
 import { GREYLIST_FLAG_SPEC, greylistFlagValues } from "./greylist_flags.ts";
 import { parseDuration } from "../relay/duration.ts";
@@ -42,6 +43,7 @@ export type CliCommand =
   | { kind: "account-delete"; login: string }
   | { kind: "admin-password" }
   | GreylistCommand
+  | DkimCommand
   | { kind: "verify-list"; bad: boolean }
   /** `address` null: every entry (`--all`). */
   | { kind: "verify-delete"; address: string | null }
@@ -397,6 +399,30 @@ function parseGreylist(verb: string, rest: string[]): CliCommand {
   throw new CliUsageError(null, unknownVerb("greylist", verb, ["list", "delete", "clear"]));
 }
 
+function parseDkim(verb: string, rest: string[]): CliCommand {
+  switch (verb) {
+    case "generate": {
+      const spec: OptionSpec = { selector: { type: "string" }, ed25519: { type: "boolean" } };
+      const { values, positionals } = parseVerb("generate DKIM keys", rest, spec, ["DOMAIN"]);
+      return {
+        kind: "dkim-generate",
+        domain: positionals[0],
+        selector: (values.selector as string | undefined) ?? null,
+        ed25519: values.ed25519 === true,
+      };
+    }
+    case "show":
+    case "delete": {
+      const { positionals } = parseVerb(`${verb} DKIM keys`, rest, {}, ["DOMAIN"]);
+      return { kind: verb === "show" ? "dkim-show" : "dkim-delete", domain: positionals[0] };
+    }
+    case "list":
+      parseVerb("list DKIM keys", rest, {}, []);
+      return { kind: "dkim-list" };
+  }
+  throw new CliUsageError(null, unknownVerb("dkim", verb, ["generate", "show", "list", "delete"]));
+}
+
 function unknownVerb(noun: string, verb: string | undefined, verbs: string[]): string {
   const what = verb === undefined ? `missing ${noun} command` : `unknown ${noun} command "${verb}"`;
   return `${what} (expected ${verbs.join(", ")})`;
@@ -418,6 +444,8 @@ export function parseCliArgs(args: string[]): CliCommand {
       return parseAccount(verb, rest);
     case "greylist":
       return parseGreylist(verb, rest);
+    case "dkim":
+      return parseDkim(verb, rest);
     case "allow":
       return parseAllow(verb, rest);
     case "block":

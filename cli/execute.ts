@@ -11,6 +11,7 @@ import type { GreylistTiming } from "../kv/greylist_settings.ts";
 import { enableAccount, showAccount } from "./account_usage.ts";
 import type { CliCommand } from "./args.ts";
 import { executeConnectCommand } from "./connect_commands.ts";
+import { describeDkimCommand, executeDkimCommand } from "./dkim_commands.ts";
 import { describeGreylistCommand, executeGreylistCommand } from "./greylist_commands.ts";
 import { USAGE } from "./help.ts";
 import { executeVerifyCommand } from "./verify_commands.ts";
@@ -47,6 +48,11 @@ export function describeAction(command: CliCommand): string {
     case "greylist-delete":
     case "greylist-clear":
       return describeGreylistCommand(command);
+    case "dkim-generate":
+    case "dkim-show":
+    case "dkim-list":
+    case "dkim-delete":
+      return describeDkimCommand(command);
     case "account-add":
       return `add account "${command.login}"`;
     case "account-set":
@@ -166,6 +172,11 @@ export async function executeCommand(
     case "greylist-delete":
     case "greylist-clear":
       return await executeGreylistCommand(kv, command, { now });
+    case "dkim-generate":
+    case "dkim-show":
+    case "dkim-list":
+    case "dkim-delete":
+      return await executeDkimCommand(kv, command, now);
     case "account-add": {
       const { type, login, password } = command;
       const added = await addAccount(kv, { type, login, password } as NewAccount, now);

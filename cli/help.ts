@@ -44,6 +44,16 @@ Submission accounts:
   recipients or bytes (K, M, G, T suffixes), WHEN is hour, day or month;
   --limit-recipients-message caps one message. "default" restores the level's.
 
+DKIM signing keys (mail from an account or a DSN is signed for its From domain
+or the closest parent domain with keys):
+  dkim generate DOMAIN [--selector S] [--ed25519]
+                                      RSA 2048 key (and an Ed25519 one under S-ed);
+                                      prints the TXT records to publish; default
+                                      selector "relay" + year and month
+  dkim show DOMAIN                    the TXT records to publish
+  dkim list                           domain, selectors, algorithms, created
+  dkim delete DOMAIN                  stop signing mail from DOMAIN
+
 Sender verification cache (probe results, shared by every node):
   verify list [--bad]                 address, status, checked, expires, remote reply
   verify delete ADDRESS|--all         forget a result; the next submission probes again

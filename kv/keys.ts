@@ -26,6 +26,8 @@
  * | `["health", login, hour, metric]` | `Deno.KvU64` sum  | kv/account_health.ts |
  * | `["complaint", "secret"]`       | HMAC key bytes     | kv/complaints.ts    |
  * | `["complaint", "seen", relayId]` | `{ expiresAt }`   | kv/complaints.ts    |
+ * | `["dkim", domain]`              | `DkimKeyRecord`    | kv/dkim_keys.ts     |
+ * | `["mta_sts", domain]`           | `MtaStsCacheEntry` | kv/mta_sts_cache.ts |
  *
  * Reserved namespaces for later work (architecture.md, "Data in Deno KV"):
  * `["verify", address]`,
@@ -58,6 +60,8 @@ export const NAMESPACE = {
   usage: "usage",
   health: "health",
   complaint: "complaint",
+  dkim: "dkim",
+  mtaSts: "mta_sts",
 } as const;
 
 /** Key of one hosted domain record. */
@@ -256,4 +260,19 @@ export function relayIdSecretKey(): Deno.KvKey {
 /** Key marking one X-Relay-ID as already complained about (one complaint per message). */
 export function complaintSeenKey(relayId: string): Deno.KvKey {
   return [NAMESPACE.complaint, "seen", relayId];
+}
+
+/** Key of the DKIM signing keys of one domain (issue #8). */
+export function dkimKey(domain: string): Deno.KvKey {
+  return [NAMESPACE.dkim, domain];
+}
+
+/** Prefix that lists every domain with DKIM keys. */
+export function dkimPrefix(): Deno.KvKey {
+  return [NAMESPACE.dkim];
+}
+
+/** Key of the cached MTA-STS policy of one recipient domain (RFC 8461 §5.1). */
+export function mtaStsKey(domain: string): Deno.KvKey {
+  return [NAMESPACE.mtaSts, domain];
 }

@@ -157,6 +157,13 @@ export interface RelayConfig {
     commandTimeoutMs: number;
     /** Send a delay warning DSN after this long; `null`: never. */
     warnAfterMs: number | null;
+    /**
+     * Table `[delivery.tls]`: recipient domain (lower case) -> "verify" |
+     * "encrypt" | "may" | "none"; wins over MTA-STS (issue #8).
+     */
+    tls: Record<string, "verify" | "encrypt" | "may" | "none">;
+    /** Key `mta_sts`: honour recipient domains' MTA-STS policies (RFC 8461). */
+    mtaSts: boolean;
   };
   /** Defaults for domains with greylisting on (a domain may override them, kv/greylist_settings.ts). */
   greylist: GreylistSettings & {
@@ -252,6 +259,9 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
     // RFC 5321 §4.5.3.2.1-4: 5 min for the greeting, MAIL, RCPT (DATA end: 10 min, §4.5.3.2.6).
     commandTimeoutMs: 5 * MINUTE,
     warnAfterMs: null,
+    tls: {},
+    // RFC 8461: on by default, as a sender should; costs one TXT lookup per domain.
+    mtaSts: true,
   },
   greylist: {
     delayMs: 5 * MINUTE,

@@ -72,6 +72,8 @@ const KEYS = {
     "connect_timeout",
     "command_timeout",
     "warn_after",
+    "tls",
+    "mta_sts",
   ],
   blocks: BLOCKS_KEYS,
   greylist: [
@@ -284,7 +286,24 @@ function readDelivery(
     connectTimeoutMs: get("connect_timeout", D.connectTimeoutMs, duration()),
     commandTimeoutMs: get("command_timeout", D.commandTimeoutMs, duration()),
     warnAfterMs,
+    tls: readDeliveryTls(t.tls),
+    mtaSts: get("mta_sts", D.mtaSts, booleanValue),
   };
+}
+
+/** `[delivery.tls]`: recipient domain -> TLS level (issue #8). */
+function readDeliveryTls(value: unknown): RelayConfig["delivery"]["tls"] {
+  if (value === undefined) return {};
+  if (!isTable(value)) throw expected("delivery.tls", "a table", value);
+  const levels: RelayConfig["delivery"]["tls"] = {};
+  const level = oneOf(["verify", "encrypt", "may", "none"] as const);
+  for (const [domain, setting] of Object.entries(value)) {
+    const key = keyPath("delivery.tls", domain, { quote: true });
+    const name = domainName(domain, key);
+    if (name in levels) throw invalid(key, `domain "${name}" is listed twice`);
+    levels[name] = level(setting, key);
+  }
+  return levels;
 }
 
 function readRoutes(value: unknown): Record<string, string> {

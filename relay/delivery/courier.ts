@@ -10,6 +10,17 @@ import type { Resolver } from "../dns/resolver.ts";
 import type { ParsedReply } from "../smtp/reply_parser.ts";
 import { resolveHost, routeDomain, type RoutingConfig } from "./routing.ts";
 import { sendTransaction, SmtpClient } from "./smtp_client.ts";
+import {
+  checkMx,
+  clientTlsMode,
+  mxRefusal,
+  OPPORTUNISTIC,
+  type TlsPlan,
+  type TlsPolicy,
+  tlsRefusal,
+  type TlsReport,
+  tlsReport,
+} from "./tls_policy.ts";
 
 /** What happened to one recipient in one attempt. */
 export interface RecipientResult {
@@ -19,6 +30,8 @@ export interface RecipientResult {
   reply: string;
   enhanced: string;
   remoteMta: string | null;
+  /** TLS of the connection that decided this recipient (absent when none did). */
+  tls?: TlsReport;
 }
 
 /** One message, as the courier needs it. */
@@ -75,13 +88,22 @@ function allRecipients(
 export async function deliverToDomain(
   domain: string,
   shipment: Shipment,
-  deps: { config: CourierConfig; resolver: Resolver },
+  deps: { config: CourierConfig; resolver: Resolver; tlsPolicy?: TlsPolicy },
 ): Promise<RecipientResult[]> {
   const route = await routeDomain(domain, deps.config, deps.resolver);
   if (route.kind === "fail") {
     return allRecipients(shipment, route.permanent ? "failed" : "deferred", {
       reply: `${route.permanent ? 550 : 451} ${route.enhanced} ${route.text}`,
       enhanced: route.enhanced,
+      remoteMta: null,
+    });
+  }
+  // Issue #8: [delivery.tls] or MTA-STS (RFC 8461) may require verified TLS and listed MX hosts.
+  const plan = deps.tlsPolicy ? await deps.tlsPolicy.planFor(domain, deps.config) : OPPORTUNISTIC;
+  if (plan === null) {
+    return allRecipients(shipment, "deferred", {
+      reply: `451 4.3.0 Cannot look up the TLS policy of ${domain}`,
+      enhanced: "4.3.0",
       remoteMta: null,
     });
   }
@@ -92,6 +114,11 @@ export async function deliverToDomain(
   };
   let tried = 0;
   for (const target of route.hosts) {
+    const mxCheck = checkMx(plan, target.mx);
+    if (!mxCheck.allowed) {
+      last = { ...mxRefusal(target.mx, domain), remoteMta: target.mx };
+      continue;
+    }
     const ips = await resolveHost(target.host, deps.resolver);
     if (ips === null) {
       last = {
@@ -103,7 +130,10 @@ export async function deliverToDomain(
     }
     for (const ip of ips) {
       if (tried++ >= MAX_ADDRESSES) break;
-      const outcome = await tryHost(ip, target.port, target.mx, shipment, deps.config);
+      const outcome = await tryHost(ip, target.port, target.mx, shipment, deps.config, {
+        plan,
+        mxWarning: mxCheck.warning,
+      });
       if (outcome.kind === "done") return outcome.results;
       last = outcome.last;
     }
@@ -121,6 +151,7 @@ async function tryHost(
   mx: string,
   shipment: Shipment,
   config: CourierConfig,
+  tls: { plan: TlsPlan; mxWarning: string | null },
 ): Promise<HostOutcome> {
   const remoteMta = mx;
   let client: SmtpClient;
@@ -129,7 +160,7 @@ async function tryHost(
       host: ip,
       port,
       heloName: config.heloName,
-      tls: "may",
+      tls: clientTlsMode(tls.plan.level),
       tlsServerName: mx,
       caCerts: config.caCerts,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -138,6 +169,14 @@ async function tryHost(
     });
   } catch (err) {
     const reply = (err as { reply?: ParsedReply }).reply;
+    if ((err as { stage?: string }).stage === "starttls") {
+      // TLS was required (a "may" falls back to plaintext instead of throwing).
+      const why = err instanceof Error ? err.message : String(err);
+      return {
+        kind: "next",
+        last: { reply: `451 4.7.4 TLS required for ${mx}: ${why}`, enhanced: "4.7.4", remoteMta },
+      };
+    }
     // A 5xx greeting means this host will not take mail; another MX might.
     return {
       kind: "next",
@@ -152,6 +191,12 @@ async function tryHost(
       },
     };
   }
+  const refusal = tlsRefusal(tls.plan, client.tls, mx);
+  if (refusal !== null) {
+    await client.quit().catch(() => {});
+    return { kind: "next", last: { ...refusal, remoteMta } };
+  }
+  const report = tlsReport(tls.plan, client.tls, tls.mxWarning);
   try {
     const result = await sendTransaction(
       client,
@@ -190,6 +235,7 @@ async function tryHost(
             reply: `451 4.4.2 ${mx}: ${result.error?.message ?? "no reply"}`,
             enhanced: "4.4.2",
             remoteMta,
+            tls: report,
           };
         }
         return {
@@ -198,6 +244,7 @@ async function tryHost(
           reply: replyText(reply),
           enhanced: enhancedOf(reply),
           remoteMta,
+          tls: report,
         };
       }),
     };

@@ -28,6 +28,9 @@ import {
   type RecipientResult,
   type Shipment,
 } from "../delivery/courier.ts";
+import type { DkimSigner } from "../delivery/dkim_signer.ts";
+import { concatBytes, deliveryFacts } from "./delivery_facts.ts";
+import type { TlsPolicy } from "../delivery/tls_policy.ts";
 import type { Logger } from "../log.ts";
 import { expired, retryDelay, type RetryPolicy } from "./backoff.ts";
 import { makeNotices, type Notice } from "./notices.ts";
@@ -52,6 +55,10 @@ export interface RunnerDeps {
    * null to route as usual; a `[delivery.routes]` entry for the domain wins.
    */
   destinationFor?: (domain: string) => Promise<string | null>;
+  /** Issue #8: DKIM signing at delivery time; absent: nothing is signed. */
+  dkim?: DkimSigner;
+  /** Issue #8: `[delivery.tls]` and MTA-STS; absent: opportunistic STARTTLS. */
+  tlsPolicy?: TlsPolicy;
   now: () => number;
   random?: () => number;
 }
@@ -163,25 +170,29 @@ export class QueueRunner {
         });
       }
     }
+    const signed = groups.size > 0 ? await this.#sign(entry) : null;
     await Promise.all([...groups].map(async ([domain, rcpts]) => {
-      const courier = await this.#courierFor(domain).catch((err) => {
+      const courier = signed === "error" ? null : await this.#courierFor(domain).catch((err) => {
         log.error("delivery.destination_error", { id: entry.id, domain, error: String(err) });
         return null;
       });
-      const out = courier === null
+      const out = courier === null || signed === "error"
         ? rcpts.map((r: QueueRecipient): RecipientResult => ({
           address: r.address,
           status: "deferred",
-          reply: `451 4.3.0 Cannot look up the destination of ${domain}`,
+          reply: signed === "error"
+            ? "451 4.3.0 Cannot sign the message (DKIM), will try again"
+            : `451 4.3.0 Cannot look up the destination of ${domain}`,
           enhanced: "4.3.0",
           remoteMta: null,
         }))
         : await this.#withSlot(
           domain,
           () =>
-            deliverToDomain(domain, this.#shipment(entry, rcpts), {
+            deliverToDomain(domain, this.#shipment(entry, rcpts, signed), {
               config: courier,
               resolver: this.#deps.resolver,
+              tlsPolicy: this.#deps.tlsPolicy,
             }),
         );
       for (const r of out) results.set(r.address, r);
@@ -204,8 +215,18 @@ export class QueueRunner {
         reply: result.reply,
         remote: result.remoteMta,
         attempt: attempts,
+        latencyMs: now - entry.receivedAt,
         expired: status === "failed" && result.status === "deferred",
+        ...deliveryFacts(result, signed),
       });
+      if (result.tls?.warning) {
+        log.warn("delivery.tls_testing", {
+          id: entry.id,
+          rcpt: r.address,
+          remote: result.remoteMta,
+          warning: result.tls.warning,
+        });
+      }
       return {
         ...r,
         status,
@@ -308,8 +329,35 @@ export class QueueRunner {
     return { ...courier, routes: { ...courier.routes, [domain]: destination } };
   }
 
-  #shipment(entry: QueueEntry, rcpts: QueueRecipient[]): Shipment {
+  /**
+   * Issue #8: the DKIM-Signature fields for this attempt, over the content
+   * as delivered (X-Relay-BCC and mirror lines included, not signed); null:
+   * unsigned; "error": signing failed (KV or spool trouble), so defer.
+   */
+  async #sign(entry: QueueEntry): Promise<{ header: Uint8Array; domain: string } | null | "error"> {
+    if (!this.#deps.dkim) return null;
     const prepend = entry.prepend ? encoder.encode(entry.prepend) : null;
+    try {
+      const signature = await this.#deps.dkim.sign(
+        entry,
+        () => this.#deps.spool.content(entry.spool, prepend),
+      );
+      if (signature === null) return null;
+      return { header: encoder.encode(signature.header), domain: signature.domain };
+    } catch (err) {
+      this.#deps.logger.error("dkim.error", { id: entry.id, error: String(err) });
+      return "error";
+    }
+  }
+
+  #shipment(
+    entry: QueueEntry,
+    rcpts: QueueRecipient[],
+    signed: { header: Uint8Array } | null = null,
+  ): Shipment {
+    const prepend = entry.prepend || signed
+      ? concatBytes(signed?.header ?? null, entry.prepend ? encoder.encode(entry.prepend) : null)
+      : null;
     return {
       from: entry.from,
       recipients: rcpts.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
