@@ -14,11 +14,13 @@ import { runCli } from "./cli/run.ts";
 import { hasAdminPassword, setAdminPasswordIfUnset } from "./kv/admin_auth.ts";
 import { randomToken } from "./kv/admin_sessions.ts";
 import { getDomain } from "./kv/domains.ts";
-import { openStore } from "./kv/open.ts";
+import { openStore, pingStore } from "./kv/open.ts";
+import { countScheduled } from "./kv/schedule.ts";
 import { ConfigError, loadConfig, type RelayConfig } from "./relay/config.ts";
 import { jsonLogger, type LogFields, type Logger } from "./relay/log.ts";
 import { loadOrCreateCertificate } from "./relay/net/certificate.ts";
 import { createSecureContext } from "./relay/net/tls.ts";
+import { meteredLogger, Metrics } from "./relay/metrics.ts";
 import { createSessionPolicy } from "./relay/policy/session_policy.ts";
 import { createResolver } from "./relay/dns/resolver.ts";
 import { createDkimSigner } from "./relay/delivery/dkim_signer.ts";
@@ -52,7 +54,8 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
     now: Date.now,
     onError: (e) => baseLogger.error("activity.error", { error: String(e) }),
   });
-  const logger = teeLogger(baseLogger, activity.observe);
+  const metrics = new Metrics();
+  const logger = meteredLogger(teeLogger(baseLogger, activity.observe), metrics);
   const pem = await loadOrCreateCertificate({
     cert: config.tls.cert,
     key: config.tls.key,
@@ -105,7 +108,22 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
     secureContext: createSecureContext(pem),
   });
   runner.start();
+  metrics.addGauge(
+    "relay_queue_messages",
+    "Messages waiting in this node's queue",
+    () => countScheduled(kv, node),
+  );
   const admin = await serveAdmin(config, {
+    metrics: () => metrics.render(),
+    health: async () => {
+      const problems: string[] = [];
+      try {
+        await pingStore(kv);
+      } catch (err) {
+        problems.push(`kv: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      return problems;
+    },
     kv,
     logger,
     queue: spoolQueueAccess(spool, () => runner.wake()),
@@ -156,7 +174,13 @@ function spoolQueueAccess(spool: Spool, wake: () => void): QueueAccess {
 /** Serve the admin page on `[admin] listen`; on first start, set and print a one-time password. */
 async function serveAdmin(
   config: RelayConfig,
-  deps: { kv: Deno.Kv; logger: Logger; queue: QueueAccess },
+  deps: {
+    kv: Deno.Kv;
+    logger: Logger;
+    queue: QueueAccess;
+    metrics: () => Promise<string>;
+    health: () => Promise<string[]>;
+  },
 ): Promise<Deno.HttpServer> {
   const { kv, logger } = deps;
   if (!await hasAdminPassword(kv)) {
@@ -175,6 +199,8 @@ async function serveAdmin(
     queue: deps.queue,
     log: (event, fields) => logger.info(event, fields),
     greylistDefaults: config.greylist,
+    metrics: deps.metrics,
+    health: deps.health,
   });
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({

@@ -36,6 +36,18 @@ export function createAdminApp(deps: AdminDeps): Hono<AdminEnv> {
   app.onError(adminErrorHandler(log));
   app.use("*", securityHeaders());
 
+  // Scrapers and load balancers: no session, nothing secret in the answers.
+  app.get("/metrics", async (c) => {
+    if (!deps.metrics) throw httpError(404, { error: "No metrics in this process" });
+    return c.body(await deps.metrics(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+  app.get("/healthz", async (c) => {
+    const problems = deps.health ? await deps.health() : [];
+    return c.json({ ok: problems.length === 0, problems }, problems.length === 0 ? 200 : 503);
+  });
+
   app.route("/api", authRoutes({ kv, now, log, options }));
   const api = new Hono<AdminEnv>();
   api.use("*", requireSession({ kv, now, ttlMs: options.sessionTtlMs }));

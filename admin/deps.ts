@@ -53,6 +53,10 @@ export interface AdminDeps {
   options?: Partial<AdminOptions>;
   /** The config's `[greylist]` timing, which per-domain overrides are checked against (as in the CLI). */
   greylistDefaults?: GreylistTiming;
+  /** Prometheus text for `GET /metrics` (no session needed; the listener is local by default). */
+  metrics?: () => Promise<string>;
+  /** Liveness and readiness for `GET /healthz`: problems found, empty when healthy. */
+  health?: () => Promise<string[]>;
 }
 
 /** Hono environment of the admin app: the client address comes in as a binding. */

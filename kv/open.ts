@@ -73,3 +73,8 @@ export async function commitWithRetry(
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
   return await retryLocked(() => op().commit(), options);
 }
+
+/** Checks that the store answers a read (the health endpoint); throws what the store threw. */
+export async function pingStore(kv: Deno.Kv): Promise<void> {
+  await retryLocked(() => kv.get(["health"]));
+}

@@ -105,3 +105,12 @@ export async function removeEntry(kv: Deno.Kv, id: string): Promise<QueueEntry |
   }
   throw new Error(`Cannot delete queue entry "${id}": it keeps changing`);
 }
+
+/** How many entries wait in one node's schedule (counted up to `cap`). */
+export async function countScheduled(kv: Deno.Kv, node: string, cap = 1_000_000): Promise<number> {
+  return await retryLocked(async () => {
+    let n = 0;
+    for await (const _ of kv.list({ prefix: schedulePrefix(node) }, { limit: cap })) n++;
+    return n;
+  });
+}
