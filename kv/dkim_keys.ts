@@ -58,7 +58,7 @@ export async function putDkimKeys(kv: Deno.Kv, record: DkimKeyRecord): Promise<s
     const clash = record.keys.find((k) => old.includes(k.selector));
     if (clash) {
       throw new ConflictError(
-        `Cannot add DKIM key "${clash.selector}" for "${record.domain}": selector already in use`,
+        `Cannot generate DKIM keys for "${record.domain}": selector "${clash.selector}" is already in use`,
       );
     }
     const result = await commitWithRetry(() =>
