@@ -7,6 +7,7 @@
  * Used by tests/e2e/crash_test.ts (small) and `deno task bench:crash` (large).
  */
 import { RelayProcess } from "../tests/helpers/relay_process.ts";
+import { liftLimits } from "../tests/helpers/unlimited.ts";
 import { startSmtpSink } from "../tests/helpers/smtp_sink.ts";
 import { TestSmtpClient } from "../tests/helpers/smtp_client.ts";
 
@@ -53,6 +54,7 @@ export async function runCrashTrial(options: CrashTrialOptions): Promise<CrashTr
       const r = await relay.cli(args);
       if (r.code !== 0) throw new Error(r.stderr);
     }
+    await liftLimits(relay, "c@crash.example");
     let next = 0;
     const port = relay.ports[0];
     const client = async () => {

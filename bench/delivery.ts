@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { encodeBase64Text } from "../relay/smtp/sasl.ts";
 import { RelayProcess } from "../tests/helpers/relay_process.ts";
+import { liftLimits } from "../tests/helpers/unlimited.ts";
 import { startSmtpSink } from "../tests/helpers/smtp_sink.ts";
 import { TestSmtpClient } from "../tests/helpers/smtp_client.ts";
 
@@ -55,6 +56,8 @@ try {
     const r = await relay.cli(args);
     if (r.code !== 0) throw new Error(r.stderr);
   }
+  await liftLimits(relay, "bench@bench.example");
+
   const body = "Subject: bench\r\n\r\n" + ("x".repeat(76) + "\r\n").repeat(Math.ceil(size / 78)) +
     ".\r\n";
   let next = 0;

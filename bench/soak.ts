@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { RelayProcess } from "../tests/helpers/relay_process.ts";
+import { liftLimits } from "../tests/helpers/unlimited.ts";
 import { startSmtpSink } from "../tests/helpers/smtp_sink.ts";
 import { TestSmtpClient } from "../tests/helpers/smtp_client.ts";
 
@@ -44,6 +45,8 @@ try {
     const r = await relay.cli(args);
     if (r.code !== 0) throw new Error(r.stderr);
   }
+  await liftLimits(relay, "s@soak.example");
+
   rss.push({ at: "start", mib: rssMiB(relay.pid!) });
   const end = Date.now() + seconds * 1000;
   const middle = setTimeout(
