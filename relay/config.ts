@@ -188,6 +188,11 @@ export interface RelayConfig {
     dnsblCacheMs: number;
     /** Key `allow`: client IPs and CIDRs that skip DNSBL checks and IP blocks. */
     allow: string[];
+    /**
+     * Key `mynetworks`: client IPs and CIDRs that may relay without AUTH, like
+     * Postfix's `mynetworks`; for trusted internal hosts only (empty by default).
+     */
+    mynetworks: string[];
     /** Sender verification (keys `verify_*`): cache lifetimes, probe budget, our other names. */
     verify: VerifyConfig;
     /** URIBL zones as read, abuse-report exceptions and scan caps. */
@@ -292,6 +297,7 @@ export const DEFAULT_CONFIG: RelayConfig = deepFreeze({
     dnsblZones: [],
     dnsblCacheMs: 5 * MINUTE,
     allow: [],
+    mynetworks: [],
     verify: {
       positiveTtlMs: 31 * DAY,
       positiveRefreshMs: 7 * DAY,

@@ -99,6 +99,7 @@ const KEYS = {
     "dnsbl_zones",
     "dnsbl_cache",
     "allow",
+    "mynetworks",
     "verify_positive_ttl",
     "verify_positive_refresh",
     "verify_negative_ttl",
@@ -355,6 +356,13 @@ function cidr(value: unknown, key: string): string {
   return value;
 }
 
+/** Accepts a `[policy] mynetworks` entry: an IP or CIDR, but never all addresses (an open relay). */
+function trustedNetwork(value: unknown, key: string): string {
+  const text = cidrText(value, key);
+  if (text.endsWith("/0")) throw invalid(key, `"${text}" would make an open relay`);
+  return text;
+}
+
 /** Accepts a node name: letters, digits, dots, hyphens and underscores, at most 64. */
 function nodeName(value: unknown, key: string): string {
   if (typeof value !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
@@ -388,6 +396,7 @@ function readPolicy(
     dnsblZones: readDnsblZones(t.dnsbl_zones, get("dnsbl", D.dnsbl, listOf(domainName))),
     dnsblCacheMs: get("dnsbl_cache", D.dnsblCacheMs, duration(0)),
     allow: get("allow", D.allow, listOf(cidrText)),
+    mynetworks: get("mynetworks", D.mynetworks, listOf(trustedNetwork)),
     verify: readVerify(get, D.verify),
     uriblCheck: readUriblConfig(t, D.uriblCheck, get("uribl", D.uribl, listOf(domainName))),
   };

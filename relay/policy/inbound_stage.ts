@@ -1,6 +1,7 @@
 /**
  * Policy stage "inbound": relay permission at RCPT. Authenticated sessions may
- * send anywhere. Without AUTH the relay takes mail only for its hosted
+ * send anywhere, and so may clients in `[policy] mynetworks` (trusted internal
+ * hosts, like Postfix's `mynetworks`). Otherwise the relay takes mail only for its hosted
  * domains that have a destination (issue #5), which the queue forwards to
  * that host; everything else is refused, so the relay is never an open relay.
  *
@@ -16,6 +17,7 @@
 import { type DomainRecord, getDomain } from "../../kv/domains.ts";
 import { hasRoutingSyntax, type Mailbox } from "../smtp/address.ts";
 import { REPLY, type Reply, withText } from "../smtp/reply.ts";
+import { allowListed, parseAllowList } from "./allow_list.ts";
 import type { PolicyDeps, PolicyStage } from "./stage.ts";
 
 /**
@@ -45,10 +47,13 @@ export function inboundVerdict(mailbox: Mailbox, domain: DomainRecord | null): R
 
 /** Creates the "inbound" stage. */
 export function createInboundStage(deps: PolicyDeps): PolicyStage {
+  // `[policy] mynetworks`: trusted internal hosts relay without AUTH (Postfix permit_mynetworks).
+  const trusted = parseAllowList(deps.config.policy.mynetworks);
   return {
     name: "inbound",
     async checkRcpt(ctx, _tx, rcpt) {
       if (ctx.facts.login !== null) return null;
+      if (allowListed(trusted, ctx.facts.clientIp)) return null;
       const { mailbox } = rcpt;
       // An address literal names no hosted domain; skip the lookup.
       const domain = mailbox.domain.startsWith("[") || hasRoutingSyntax(mailbox.local)
