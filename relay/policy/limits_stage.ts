@@ -23,7 +23,7 @@
 import { clearHealth, countHealth } from "../../kv/account_health.ts";
 import { getAccount } from "../../kv/accounts.ts";
 import { recordComplaint } from "../../kv/complaints.ts";
-import { pruneUsage, readUsage, recordUsage } from "../../kv/usage.ts";
+import { pruneUsage, readUsage, recordUsage, type Usage } from "../../kv/usage.ts";
 import { effectiveLimits } from "../../kv/usage_limits.ts";
 import { REPLY, type Reply } from "../smtp/reply.ts";
 import { checkAutoDisable } from "./auto_disable.ts";
@@ -54,6 +54,19 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
   const ended = new Map<string, number>();
   /** Hour each login's old counters were last pruned by this process. */
   const pruned = new Map<string, number>();
+  /** Usage read once per transaction: fresh at MAIL, reused by its RCPTs and DATA. */
+  const txUsage = new Map<string, Promise<Usage>>();
+  const usageOf = (cid: string, login: string, fresh: boolean): Promise<Usage> => {
+    const key = `${cid}\n${login}`;
+    let usage = fresh ? undefined : txUsage.get(key);
+    if (usage === undefined) {
+      usage = readUsage(kv, login, deps.now());
+      txUsage.delete(key);
+      txUsage.set(key, usage);
+      bounded(txUsage);
+    }
+    return usage;
+  };
 
   const refuse = (cid: string, reply: Reply | null): Reply | null => {
     if (reply === null) return null;
@@ -117,7 +130,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
         return refuse(facts.cid, REPLY.accountAutoDisabled);
       }
       const now = deps.now();
-      const usage = await readUsage(kv, account.login, now);
+      const usage = await usageOf(facts.cid, account.login, true);
       const limits = effectiveLimits(account.level, account.limits);
       return refuse(facts.cid, mailLimitVerdict(usage, limits, now, mail.params.size));
     },
@@ -126,7 +139,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
       const { account, facts } = ctx;
       if (facts.login === null || account === null) return null;
       const now = deps.now();
-      const usage = await readUsage(kv, account.login, now);
+      const usage = await usageOf(facts.cid, account.login, false);
       const limits = effectiveLimits(account.level, account.limits);
       return refuse(facts.cid, rcptLimitVerdict(usage, limits, now, tx.recipients.length));
     },
@@ -159,7 +172,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
           // The seed: no BCC or mirror copies of null-sender submissions.
           const copies = tx.from === null ? 0 : account.bcc.length + account.mirror.length;
           const now = deps.now();
-          const usage = await readUsage(kv, account.login, now);
+          const usage = await usageOf(facts.cid, account.login, false);
           const limits = effectiveLimits(account.level, account.limits);
           return refuse(facts.cid, dataLimitVerdict(usage, limits, now, size * (1 + copies)));
         },
@@ -168,6 +181,8 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
 
     async observe(facts, event) {
       if (event.type !== "accepted" && event.type !== "refused") return;
+      // The transaction is over: the next one reads its usage afresh.
+      if ("login" in facts && facts.login !== null) txUsage.delete(`${facts.cid}\n${facts.login}`);
       const login = "login" in facts ? facts.login : null;
       const mine = event.type === "refused" && wasOwn(facts.cid, event.reply);
       let recipients = 0;
