@@ -16,6 +16,7 @@ import { randomToken } from "./kv/admin_sessions.ts";
 import { getDomain } from "./kv/domains.ts";
 import { openStore, pingStore } from "./kv/open.ts";
 import { countScheduled } from "./kv/schedule.ts";
+import { segmentReferences } from "./kv/queue.ts";
 import { ConfigError, loadConfig, type RelayConfig } from "./relay/config.ts";
 import { jsonLogger, type LogFields, type Logger } from "./relay/log.ts";
 import { loadOrCreateCertificate } from "./relay/net/certificate.ts";
@@ -48,6 +49,10 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
   const kv = await openStore(config.storage.kv);
   const spool = new Spool(config.storage.spool);
   await spool.init();
+  // Issue #9: rebuild the segment reference counts from this node's queue and
+  // delete segments nothing references (stored before a crash, never committed).
+  const recountSegments = () => spool.segments.recount(() => segmentReferences(kv, config.node));
+  await recountSegments();
   // Every log event also feeds the admin page's activity log and counters.
   const activity = createActivityTap({
     kv,
@@ -103,11 +108,20 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
       node,
       hostname: config.hostname,
       onQueued: () => runner.wake(),
+      logger,
     }),
     logger,
     secureContext: createSecureContext(pem),
   });
   runner.start();
+  // Entries removed by another process (CLI `queue delete`) release no segment
+  // here: a periodic recount from KV does.
+  const segmentSweep = setInterval(() => {
+    recountSegments().then(
+      (deleted) => deleted.length > 0 && logger.info("spool.segments_deleted", { deleted }),
+      (err) => logger.error("spool.sweep_error", { error: String(err) }),
+    );
+  }, SEGMENT_SWEEP_MS);
   metrics.addGauge(
     "relay_queue_messages",
     "Messages waiting in this node's queue",
@@ -132,6 +146,7 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
 
   const stop = async (signal: string) => {
     logger.info("relay.stopping", { signal });
+    clearInterval(segmentSweep);
     await server.close(10_000);
     await runner.stop();
     await admin.shutdown();
@@ -144,6 +159,9 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
 }
 
+/** How often segment reference counts are rebuilt from KV (issue #9). */
+const SEGMENT_SWEEP_MS = 5 * 60_000;
+
 /** Largest header section the admin page shows; the rest of a huge header is cut. */
 const ADMIN_HEADERS_MAX = 64 * 1024;
 
@@ -154,7 +172,7 @@ function spoolQueueAccess(spool: Spool, wake: () => void): QueueAccess {
       let text = "";
       const decoder = new TextDecoder();
       try {
-        for await (const chunk of spool.content(entry.spool, null)) {
+        for await (const chunk of spool.open(entry)) {
           text += decoder.decode(chunk, { stream: true });
           const end = text.indexOf("\r\n\r\n");
           if (end !== -1) return text.slice(0, end + 2);
@@ -166,7 +184,7 @@ function spoolQueueAccess(spool: Spool, wake: () => void): QueueAccess {
       }
       return text.slice(0, ADMIN_HEADERS_MAX);
     },
-    removeBody: (entry) => spool.removeFile(entry.spool),
+    removeBody: (entry) => spool.release(entry),
     wake,
   };
 }

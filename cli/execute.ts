@@ -231,7 +231,9 @@ export async function executeCommand(
         throw new NotFoundError(`Cannot delete queue entry "${command.id}": not found`);
       }
       // The body lives in the spool of the node that accepted it; remove it when it is ours.
-      if (context.spoolDir) {
+      // A shared segment (issue #9) is never deleted from here: the server's
+      // periodic recount frees it once no entry references it.
+      if (context.spoolDir && entry.offset === undefined) {
         await Deno.remove(`${context.spoolDir}/${entry.spool}`).catch(() => {});
       }
       return `queue entry ${command.id} deleted\n`;

@@ -48,6 +48,13 @@ export interface QueueEntry {
   node: string;
   /** File name inside that node's spool directory. */
   spool: string;
+  /**
+   * Issue #9: where the body starts inside `spool` when that file is a
+   * segment shared by many small messages; absent: the whole file is the body.
+   */
+  offset?: number;
+  /** Octets of the body inside the segment (set together with `offset`). */
+  length?: number;
   receivedAt: number;
   attempts: number;
   nextAttemptAt: number;
@@ -92,6 +99,16 @@ export async function commitQueueEntries(
   kv: Deno.Kv,
   entries: QueueEntry[],
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  checkGroup(entries);
+  return await commitWithRetry(() => {
+    const op = kv.atomic();
+    for (const entry of entries) addQueueEntry(op, entry);
+    return op;
+  });
+}
+
+/** Throws a RangeError unless `entries` can be one message's commit. */
+function checkGroup(entries: QueueEntry[]): void {
   if (entries.length === 0 || entries.length > MAX_QUEUE_BATCH) {
     throw new RangeError(
       `Cannot commit queue entries: expected 1 to ${MAX_QUEUE_BATCH} entries, got ${entries.length}`,
@@ -107,11 +124,109 @@ export async function commitQueueEntries(
     }
     ids.add(entry.id);
   }
-  return await commitWithRetry(() => {
-    const op = kv.atomic();
-    for (const entry of entries) addQueueEntry(op, entry);
-    return op;
-  });
+}
+
+/** How one message's entries fared in {@linkcode commitQueueBatch}. */
+export type GroupResult = { ok: true } | { ok: false; error: Error };
+
+/**
+ * Deno KV's limits on one atomic operation (checked on Deno 2.9: "Too many
+ * checks (max 100)", "Too many mutations (max 1000)", "Total mutation size
+ * too large (max 819200 bytes)"). An entry costs one check and two sets.
+ */
+const KV_MAX_CHECKS = 100;
+const KV_MAX_MUTATIONS = 1000;
+// Our size estimate (UTF-16 JSON length × 2 + keys) overshoots V8's
+// serialization; keep a further margin under 819200 bytes.
+const KV_MAX_BYTES = 600 * 1024;
+
+/**
+ * Issue #9: commits the entries of many messages (one group per message, each
+ * as in {@linkcode commitQueueEntries}) in as few atomic commits as Deno KV's
+ * limits allow. When a shared commit fails (an id exists, a value is too big,
+ * the store refuses), each of its groups is retried alone, so one bad message
+ * cannot sink the others. Never throws; the result says how each group fared.
+ */
+export async function commitQueueBatch(
+  kv: Deno.Kv,
+  groups: QueueEntry[][],
+): Promise<GroupResult[]> {
+  const results: GroupResult[] = new Array(groups.length);
+  const valid: number[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    try {
+      checkGroup(groups[i]);
+      valid.push(i);
+    } catch (err) {
+      results[i] = { ok: false, error: asError(err) };
+    }
+  }
+  await Promise.all(
+    packGroups(groups, valid).map(async (chunk) => {
+      const shared = chunk.length > 1 && await commitChunk(kv, chunk.map((i) => groups[i]));
+      for (const i of chunk) {
+        results[i] = shared === true ? { ok: true } : await commitAlone(kv, groups[i]);
+      }
+    }),
+  );
+  return results;
+}
+
+/** Packs group indexes, in order, into chunks that fit one atomic commit each. */
+export function packGroups(groups: QueueEntry[][], indexes: number[]): number[][] {
+  const chunks: number[][] = [];
+  let chunk: number[] = [];
+  let entries = 0;
+  let bytes = 0;
+  for (const i of indexes) {
+    const n = groups[i].length;
+    const size = groups[i].reduce((sum, e) => sum + entryBytes(e), 0);
+    const full = entries + n > KV_MAX_CHECKS || 2 * (entries + n) > KV_MAX_MUTATIONS ||
+      bytes + size > KV_MAX_BYTES;
+    if (chunk.length > 0 && full) {
+      chunks.push(chunk);
+      chunk = [];
+      entries = 0;
+      bytes = 0;
+    }
+    chunk.push(i);
+    entries += n;
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** A generous estimate of what one entry adds to a commit (value plus two keys). */
+function entryBytes(entry: QueueEntry): number {
+  return 2 * JSON.stringify(entry).length + 256;
+}
+
+async function commitChunk(kv: Deno.Kv, groups: QueueEntry[][]): Promise<boolean> {
+  try {
+    const result = await commitWithRetry(() => {
+      const op = kv.atomic();
+      for (const group of groups) for (const entry of group) addQueueEntry(op, entry);
+      return op;
+    });
+    return result.ok;
+  } catch {
+    return false; // each group is retried alone and reports its own error
+  }
+}
+
+async function commitAlone(kv: Deno.Kv, group: QueueEntry[]): Promise<GroupResult> {
+  try {
+    const result = await commitQueueEntries(kv, group);
+    if (result.ok) return { ok: true };
+    return { ok: false, error: new Error(`Cannot queue message "${group[0].id}": the id exists`) };
+  } catch (err) {
+    return { ok: false, error: asError(err) };
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Adds one new entry and its schedule key to an atomic operation (fails if the id exists). */
@@ -139,6 +254,23 @@ export async function listQueue(
     const iter = kv.list<QueueEntry>({ prefix: queuePrefix() }, { limit: options.limit });
     for await (const entry of iter) out.push(entry.value);
     return out;
+  });
+}
+
+/**
+ * Issue #9: how many of `node`'s queue entries reference each shared segment
+ * file (entries with an `offset`), streamed so a long queue is never loaded
+ * whole.
+ */
+export async function segmentReferences(kv: Deno.Kv, node: string): Promise<Map<string, number>> {
+  return await retryLocked(async () => {
+    const counts = new Map<string, number>();
+    for await (const item of kv.list<QueueEntry>({ prefix: queuePrefix() })) {
+      const entry = item.value;
+      if (entry.node !== node || entry.offset === undefined) continue;
+      counts.set(entry.spool, (counts.get(entry.spool) ?? 0) + 1);
+    }
+    return counts;
   });
 }
 

@@ -1,9 +1,11 @@
 /**
- * The DATA phase of one transaction: stream the body to the spool, then make
- * it durable and queue it before answering 250 (the contract's promise).
+ * The DATA phase of one transaction: store the body, then make it durable and
+ * queue it before answering 250 (the contract's promise).
  *
- * Memory stays bounded: chunks go straight from the socket through the
- * {@linkcode DataReader} to the spool writer, which flushes every 64 KiB.
+ * Memory stays bounded: a message is held in memory only up to
+ * {@linkcode SMALL_MESSAGE_BYTES} (then stored by group commit with other
+ * sessions' messages, issue #9); past that, chunks go straight from the socket
+ * through the {@linkcode DataReader} to a spool file of its own.
  *
  * @module
  */
@@ -14,6 +16,14 @@ import { DataReader } from "./smtp/data_reader.ts";
 import { REPLY, type Reply, withText } from "./smtp/reply.ts";
 import type { SmtpSession, Transaction } from "./smtp/session.ts";
 import { receivedHeader } from "./queue/received.ts";
+import { MessageBuffer } from "./queue/message_buffer.ts";
+
+/**
+ * Largest message kept in memory and stored by group commit, counted with the
+ * Received, policy and X-Relay-ID lines we add: 20 sessions hold 5 MiB at most,
+ * and nearly all mail is smaller (larger mail streams to its own file).
+ */
+export const SMALL_MESSAGE_BYTES = 256 * 1024;
 
 /** A message being written; the spool's writer satisfies it. */
 export interface MessageWriter {
@@ -44,6 +54,12 @@ export interface MessageSink {
    * removes the stored bodies and throws. Resolves to the number of copies.
    */
   commit(message: AcceptedMessage): Promise<{ copies: number }>;
+  /**
+   * Stores a small message held in memory (`bytes`, with our header lines)
+   * and commits its queue entries, both durably, before it resolves; on
+   * failure nothing is queued and it throws. Resolves to the number of copies.
+   */
+  commitSmall(message: AcceptedMessage, bytes: Uint8Array): Promise<{ copies: number }>;
   /** Header lines (CRLF-ended) written below the Received header of a submission (X-Relay-ID). */
   stamp?(id: string, login: string): Promise<string>;
 }
@@ -77,13 +93,12 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
   const receivedAt = input.now();
   const id = sink.newId(receivedAt);
   const reader = new DataReader({ maxSize: session.options.maxMessageSize });
-  let writer: MessageWriter | null = null;
+  const body = new MessageBuffer({ limit: SMALL_MESSAGE_BYTES, spill: () => sink.create(id) });
   let writeError: unknown = null;
   const content = await input.policy.openContent(input.facts, tx);
   try {
     const stamp = session.login === null ? "" : await sink.stamp?.(id, session.login) ?? "";
-    writer = await sink.create(id);
-    await writer.write(encoder.encode(receivedHeader({
+    await body.write(encoder.encode(receivedHeader({
       helo: session.helo ?? "unknown",
       clientIp: input.clientIp,
       hostname: session.options.hostname,
@@ -97,8 +112,8 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
     })));
     // Lines policy stages add below the trace header (e.g. X-Greylist).
     const policyLines = content.headers?.() ?? "";
-    if (policyLines !== "") await writer.write(encoder.encode(policyLines));
-    if (stamp !== "") await writer.write(encoder.encode(stamp));
+    if (policyLines !== "") await body.write(encoder.encode(policyLines));
+    if (stamp !== "") await body.write(encoder.encode(stamp));
   } catch (err) {
     writeError = err;
   }
@@ -106,15 +121,15 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
   let chunk: Uint8Array | null | "timeout" = input.buffered;
   while (true) {
     if (chunk === null || chunk === "timeout") {
-      await writer?.abort();
+      await body.abort();
       log.info("data.aborted", { cid: input.cid, client: input.clientIp, reason: chunk ?? "eof" });
       return chunk === "timeout" ? { outcome: "timeout" } : { outcome: "eof" };
     }
     const step = reader.push(chunk);
     if (!reader.tooLarge) { for (const part of step.content) content.push(part); }
-    if (writer !== null && writeError === null && !reader.tooLarge) {
+    if (writeError === null && !reader.tooLarge) {
       try {
-        for (const part of step.content) await writer.write(part);
+        for (const part of step.content) await body.write(part);
       } catch (err) {
         writeError = err;
       }
@@ -127,9 +142,9 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
   }
 
   async function finish(): Promise<Reply> {
-    if (reader.tooLarge || reader.longLine || writeError !== null || writer === null) {
-      await writer?.abort();
-      if (writeError !== null || writer === null) {
+    if (reader.tooLarge || reader.longLine || writeError !== null) {
+      await body.abort();
+      if (writeError !== null) {
         log.error("spool.error", { cid: input.cid, id, error: String(writeError) });
         return REPLY.localError;
       }
@@ -140,7 +155,7 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       return REPLY.localError;
     });
     if (refusal !== null) {
-      await writer.abort();
+      await body.abort();
       log.info("data.rejected", {
         cid: input.cid,
         id,
@@ -151,27 +166,34 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       void input.policy.observe(input.facts, { type: "refused", phase: "data", reply: refusal });
       return refusal;
     }
-    let size: number;
-    try {
-      size = await writer.finish();
-    } catch (err) {
-      await writer.abort();
-      log.error("spool.error", { cid: input.cid, id, error: String(err) });
-      return REPLY.localError;
+    const small = body.bytes();
+    let size = body.size;
+    const writer = body.writer;
+    if (small === null && writer !== null) {
+      try {
+        size = await writer.finish();
+      } catch (err) {
+        await writer.abort();
+        log.error("spool.error", { cid: input.cid, id, error: String(err) });
+        return REPLY.localError;
+      }
     }
+    const message: AcceptedMessage = {
+      id,
+      tx,
+      size,
+      login: session.login,
+      clientIp: input.clientIp,
+      helo: session.helo ?? "unknown",
+      tls: session.tls,
+      receivedAt,
+      cid: input.cid,
+    };
     let copies: number;
     try {
-      ({ copies } = await sink.commit({
-        id,
-        tx,
-        size,
-        login: session.login,
-        clientIp: input.clientIp,
-        helo: session.helo ?? "unknown",
-        tls: session.tls,
-        receivedAt,
-        cid: input.cid,
-      }));
+      ({ copies } = small !== null
+        ? await sink.commitSmall(message, small)
+        : await sink.commit(message));
     } catch (err) {
       log.error("queue.error", { cid: input.cid, id, error: String(err) });
       return REPLY.localError;

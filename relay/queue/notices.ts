@@ -152,21 +152,24 @@ export async function makeNotices(input: NoticeInput): Promise<Notices> {
 
 /** The original for the DSN: whole when it may be returned in full, else just what the headers need. */
 async function readOriginal(spool: Spool, entry: QueueEntry): Promise<Uint8Array> {
-  if (entry.ret === "FULL" && entry.size <= MAX_RETURNED_CONTENT) {
-    return await Deno.readFile(`${spool.dir}/${entry.spool}`);
-  }
+  const whole = entry.ret === "FULL" && entry.size <= MAX_RETURNED_CONTENT;
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of spool.content(entry.spool)) {
+  for await (const chunk of spool.open(entry)) {
     chunks.push(chunk);
     total += chunk.length;
-    if (total >= 256 * 1024) break;
+    if (!whole && total >= 256 * 1024) break;
   }
-  const head = new Uint8Array(total);
+  const head = concatChunks(chunks, total);
+  return whole ? head : originalHeaders(head);
+}
+
+function concatChunks(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
   let offset = 0;
   for (const c of chunks) {
-    head.set(c, offset);
+    out.set(c, offset);
     offset += c.length;
   }
-  return originalHeaders(head);
+  return out;
 }

@@ -280,7 +280,7 @@ export class QueueRunner {
     const ok = await settleEntry(kv, read, next, bounces.map((b) => b.entry));
     if (!ok) {
       // Changed meanwhile (deleted or retried from the CLI): its new state wins.
-      for (const b of bounces) await spool.removeFile(b.entry.spool);
+      for (const b of bounces) await spool.release(b.entry);
       log.warn("delivery.superseded", { id: entry.id });
       return;
     }
@@ -293,7 +293,7 @@ export class QueueRunner {
       });
     }
     if (next === null) {
-      await spool.removeFile(entry.spool);
+      await spool.release(entry);
       log.info("queue.done", { id: entry.id });
     }
     if (entry.kind === "bcc" && entry.account) {
@@ -340,7 +340,7 @@ export class QueueRunner {
     try {
       const signature = await this.#deps.dkim.sign(
         entry,
-        () => this.#deps.spool.content(entry.spool, prepend),
+        () => this.#deps.spool.open(entry, prepend),
       );
       if (signature === null) return null;
       return { header: encoder.encode(signature.header), domain: signature.domain };
@@ -366,7 +366,7 @@ export class QueueRunner {
       smtputf8: entry.smtputf8,
       ret: entry.ret,
       envid: entry.envid,
-      content: () => this.#deps.spool.content(entry.spool, prepend),
+      content: () => this.#deps.spool.open(entry, prepend),
     };
   }
 

@@ -1,12 +1,21 @@
 /**
- * The spool: message bodies on disk, one file per queue id.
+ * The spool: message bodies on disk. A large message (or a DSN) is one file
+ * per queue id; small messages share segment files (issue #9, see
+ * `segments.ts`). Callers reach a body only through its queue entry
+ * ({@linkcode Spool.open}, {@linkcode Spool.release}), so none knows which.
  *
- * A message is written to `tmp/`, fsynced, then renamed into place and the
+ * A file is written to `tmp/`, fsynced, then renamed into place and the
  * directory fsynced, so a file in the spool directory is always complete.
  * The queue entry in KV is committed only after that (see `accept.ts`).
  *
  * @module
  */
+
+import type { QueueEntry } from "../../kv/queue.ts";
+import { type SegmentOptions, SegmentStore, syncDirectory } from "./segments.ts";
+
+/** The fields of a queue entry that locate its body. */
+export type BodyRef = Pick<QueueEntry, "spool" | "offset" | "length">;
 
 // Buffer small writes; one write per 64 KiB keeps syscalls few and memory bounded.
 const WRITE_BUFFER = 64 * 1024;
@@ -79,9 +88,12 @@ export class SpoolWriter {
 /** The spool directory. */
 export class Spool {
   readonly dir: string;
+  /** The shared files of small messages and their reference counts. */
+  readonly segments: SegmentStore;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: SegmentOptions = {}) {
     this.dir = dir;
+    this.segments = new SegmentStore(dir, options);
   }
 
   /** Creates the directories. */
@@ -106,13 +118,6 @@ export class Spool {
     return new SpoolWriter(file, { tmp, final: this.path(id), dir: this.dir });
   }
 
-  /** Removes a stored message (after its queue entry is gone). */
-  async remove(id: string): Promise<void> {
-    await Deno.remove(this.path(id)).catch((e) => {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
-  }
-
   /**
    * Gives a stored message a second name (a BCC or mirror copy): a hard link,
    * so no bytes are copied and each queue entry removes only its own name.
@@ -122,10 +127,18 @@ export class Spool {
     await syncDirectory(this.dir);
   }
 
-  /** Streams a stored message by file name, after `prepend` (header lines). */
-  async *content(fileName: string, prepend: Uint8Array | null = null): AsyncIterable<Uint8Array> {
+  /** Streams the body of a queue entry, after `prepend` (header lines). */
+  async *open(entry: BodyRef, prepend: Uint8Array | null = null): AsyncIterable<Uint8Array> {
     if (prepend !== null && prepend.length > 0) yield prepend;
-    using file = await Deno.open(`${this.dir}/${fileName}`, { read: true });
+    if (entry.offset !== undefined) {
+      yield* this.segments.read({
+        spool: entry.spool,
+        offset: entry.offset,
+        length: entry.length ?? 0,
+      });
+      return;
+    }
+    using file = await Deno.open(`${this.dir}/${entry.spool}`, { read: true });
     const buffer = new Uint8Array(256 * 1024);
     while (true) {
       const n = await file.read(buffer);
@@ -135,16 +148,19 @@ export class Spool {
     }
   }
 
-  /** Removes a stored file by name. */
-  async removeFile(fileName: string): Promise<void> {
-    await Deno.remove(`${this.dir}/${fileName}`).catch((e) => {
+  /**
+   * Lets go of a queue entry's body once the entry is gone from KV: a file of
+   * its own is removed; a range drops one reference to its segment, which is
+   * deleted when none is left.
+   */
+  async release(entry: BodyRef): Promise<void> {
+    if (entry.offset !== undefined) {
+      await this.segments.unpin(entry.spool, 1);
+      return;
+    }
+    await Deno.remove(`${this.dir}/${entry.spool}`).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
-  }
-
-  /** Reads a stored message whole (small messages; delivery streams instead). */
-  async read(id: string): Promise<Uint8Array> {
-    return await Deno.readFile(this.path(id));
   }
 
   /** Ids of the complete messages on disk. */
@@ -165,14 +181,4 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
     offset += c.length;
   }
   return out;
-}
-
-/** Makes a rename durable: fsync the directory that holds the entry. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
 }

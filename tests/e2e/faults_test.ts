@@ -22,11 +22,11 @@ const LISTENER =
   `[[listen]]\nport = 0\naddress = "127.0.0.1"\ntls = "none"\nplaintext_auth = true\n`;
 const AUTH = "AUTH PLAIN " + btoa("\0a@example.net\0secret1");
 
-async function transaction(c: TestSmtpClient, subject: string) {
+async function transaction(c: TestSmtpClient, subject: string, text = "body") {
   await c.expect("MAIL FROM:<a@example.net>", 250);
   await c.expect("RCPT TO:<x@far.example>", 250);
   await c.expect("DATA", 354);
-  await c.sendRaw(`Subject: ${subject}\r\n\r\nbody\r\n.\r\n`);
+  await c.sendRaw(`Subject: ${subject}\r\n\r\n${text}\r\n.\r\n`);
   return await c.reply();
 }
 
@@ -41,10 +41,11 @@ Deno.test("relay answers 451 when the spool cannot be written, and recovers", as
       ["account", "add", "--type", "any", "--login", "a@example.net", "--password", "secret1"],
     ]
   ) assert.equal((await relay.cli(args)).code, 0);
-  // Break the spool: its tmp directory becomes a file (works even as root).
-  const tmp = `${relay.spoolDir}/tmp`;
-  await Deno.remove(tmp, { recursive: true });
-  await Deno.writeTextFile(tmp, "not a directory");
+  // Break the spool: the directory becomes a file (works even as root), so
+  // neither a segment (small messages) nor a file of its own can be written.
+  const spool = relay.spoolDir;
+  await Deno.remove(spool, { recursive: true });
+  await Deno.writeTextFile(spool, "not a directory");
   const c = await TestSmtpClient.connect(relay.ports[0]);
   try {
     await c.reply();
@@ -53,18 +54,26 @@ Deno.test("relay answers 451 when the spool cannot be written, and recovers", as
     const failed = await transaction(c, "lost?");
     assert.equal(failed.code, 451);
     assert.match(failed.text, /^4\.3\.0/);
-    await Deno.remove(tmp);
-    await Deno.mkdir(tmp);
+    const large = await transaction(c, "large", ("y".repeat(78) + "\r\n").repeat(5000));
+    assert.equal(large.code, 451, "a large message streamed to its own file fails too");
+    await Deno.remove(spool);
+    await Deno.mkdir(`${spool}/tmp`, { recursive: true });
     const ok = await transaction(c, "after repair");
     assert.equal(ok.code, 250, "the same session goes on once the disk is back");
+    const okLarge = await transaction(
+      c,
+      "large after repair",
+      ("y".repeat(78) + "\r\n").repeat(5000),
+    );
+    assert.equal(okLarge.code, 250);
   } finally {
     await c.close();
   }
   const list = await relay.cli(["queue", "list"]);
   assert.equal(
     list.stdout.trim().split("\n").length,
-    2,
-    "exactly one message queued:\n" + list.stdout,
+    3,
+    "exactly the two messages after the repair queued:\n" + list.stdout,
   );
 });
 
