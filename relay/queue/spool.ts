@@ -26,7 +26,9 @@ export class SpoolWriter {
   #tmpPath: string;
   #finalPath: string;
   #dir: string;
-  #chunks: Uint8Array[] = [];
+  // One fixed buffer per message: no copy per chunk to collect later, so a
+  // large message leaves little garbage behind (RSS follows the GC otherwise).
+  #buffer = new Uint8Array(WRITE_BUFFER);
   #buffered = 0;
   #size = 0;
   #closed = false;
@@ -45,21 +47,23 @@ export class SpoolWriter {
 
   /** Appends bytes; resolves once memory use is back under the buffer size. */
   async write(chunk: Uint8Array): Promise<void> {
-    if (chunk.length === 0) return;
-    // The caller may reuse its buffer: keep a copy only of what we hold on to.
-    this.#chunks.push(chunk.slice());
-    this.#buffered += chunk.length;
     this.#size += chunk.length;
-    if (this.#buffered >= WRITE_BUFFER) await this.#flush();
+    let at = 0;
+    while (at < chunk.length) {
+      const n = Math.min(chunk.length - at, WRITE_BUFFER - this.#buffered);
+      // The caller may reuse its buffer: what we hold on to is copied.
+      this.#buffer.set(chunk.subarray(at, at + n), this.#buffered);
+      this.#buffered += n;
+      at += n;
+      if (this.#buffered === WRITE_BUFFER) await this.#flush();
+    }
   }
 
   async #flush(): Promise<void> {
-    if (this.#buffered === 0) return;
-    const data = this.#chunks.length === 1 ? this.#chunks[0] : concat(this.#chunks, this.#buffered);
-    this.#chunks = [];
-    this.#buffered = 0;
+    const data = this.#buffer.subarray(0, this.#buffered);
     let offset = 0;
     while (offset < data.length) offset += await this.#file.write(data.subarray(offset));
+    this.#buffered = 0;
   }
 
   /** Flushes, fsyncs and moves the file into place; returns its size. */
@@ -171,14 +175,4 @@ export class Spool {
     }
     return ids;
   }
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }
