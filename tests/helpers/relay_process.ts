@@ -39,17 +39,20 @@ export class RelayProcess implements AsyncDisposable {
 
   readonly #env: Record<string, string>;
   readonly #entry: string;
+  readonly #denoFlags: string[];
 
   private constructor(
     dir: string,
     configPath: string,
     env: Record<string, string>,
     entry: string,
+    denoFlags: string[] = [],
   ) {
     this.dir = dir;
     this.configPath = configPath;
     this.#env = env;
     this.#entry = entry;
+    this.#denoFlags = denoFlags;
   }
 
   /** Writes a config (test listeners + `extra` TOML) into a temp dir and starts the relay. */
@@ -62,6 +65,8 @@ export class RelayProcess implements AsyncDisposable {
       env?: Record<string, string>;
       /** Script to run instead of main.ts (a bundled relay). */
       entry?: string;
+      /** Extra `deno run` flags before the script (e.g. `--cpu-prof`). */
+      denoFlags?: string[];
     } = {},
   ): Promise<RelayProcess> {
     const dir = options.dir ?? await Deno.makeTempDir({ prefix: "relay-test-" });
@@ -72,7 +77,13 @@ export class RelayProcess implements AsyncDisposable {
       (/^\[admin\]/m.test(options.extra ?? "") ? "" : `[admin]\nlisten = "127.0.0.1:0"\n`) +
       (options.listeners ?? TEST_LISTENERS);
     await Deno.writeTextFile(configPath, config);
-    const relay = new RelayProcess(dir, configPath, options.env ?? {}, options.entry ?? MAIN);
+    const relay = new RelayProcess(
+      dir,
+      configPath,
+      options.env ?? {},
+      options.entry ?? MAIN,
+      options.denoFlags,
+    );
     await relay.launch();
     return relay;
   }
@@ -118,6 +129,7 @@ export class RelayProcess implements AsyncDisposable {
         "run",
         "--allow-all",
         "--unstable-kv",
+        ...this.#denoFlags,
         this.#entry,
         "serve",
         "--config",
