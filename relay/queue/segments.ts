@@ -7,8 +7,9 @@
  * `offset`/`length`. This node counts, in memory, the queue entries that
  * reference each segment; a segment is deleted when its count drops to zero,
  * except the one still being appended to. The counts are rebuilt from KV at
- * start-up and by a periodic sweep ({@linkcode SegmentStore.recount}), which
- * also catches entries removed by another process (CLI `queue delete`).
+ * start-up; a periodic sweep ({@linkcode SegmentStore.recount}) deletes the
+ * closed segments KV no longer references, which catches entries removed by
+ * another process (CLI `queue delete`), whose releases this process never sees.
  *
  * @module
  */
@@ -150,11 +151,11 @@ export class SegmentStore {
   }
 
   /**
-   * Replaces the counts of closed segments with `counts` (what KV holds now)
-   * and deletes segment files nothing references. Segments left on disk by an
-   * earlier run count as closed. `count` must read KV after this call begins,
-   * and only segments closed before that are touched: they get no new entries.
-   * Returns the names deleted.
+   * Deletes the closed segments no queue entry references any more, as
+   * `count` (this node's references in KV, read after this call begins) says,
+   * and gives segments left on disk by an earlier run their counts. Only
+   * closed segments are touched: they get no new entries, so one that KV does
+   * not reference while it is listed never will be again. Returns the names deleted.
    */
   recount(count: () => Promise<Map<string, number>>): Promise<string[]> {
     // A slow recount (a long queue) is joined, never run twice at once.
@@ -175,7 +176,10 @@ export class SegmentStore {
     for (const name of closed) {
       const n = counts.get(name) ?? 0;
       if (n > 0) {
-        this.#refs.set(name, n);
+        // A count kept here is never lowered from KV: a release racing the
+        // listing could then count twice and free a segment still in use. Too
+        // high (entries deleted by the CLI) only delays deletion to a later sweep.
+        if (!this.#refs.has(name)) this.#refs.set(name, n);
         continue;
       }
       this.#refs.delete(name);

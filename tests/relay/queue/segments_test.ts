@@ -136,3 +136,23 @@ Deno.test("SegmentStore.append() fails without a directory and starts a fresh se
     assert.equal(await readAll(store, range), "after repair");
   });
 });
+
+Deno.test("SegmentStore.recount() never lowers a count it keeps, but frees a segment KV no longer names", async () => {
+  await withDir(async (dir) => {
+    const store = new SegmentStore(dir, { maxSegmentBytes: 4 });
+    const [a] = await store.append([encoder.encode("aaaa")]);
+    store.pin(a.spool, 3);
+    const [b] = await store.append([encoder.encode("bbbb")]);
+    store.pin(b.spool, 2);
+    await store.append([encoder.encode("cccc")]);
+    // KV lists one entry of `a` (two went by the CLI, or are being released
+    // while it lists) and none of `b` (both deleted by the CLI).
+    const deleted = await store.recount(() => Promise.resolve(new Map([[a.spool, 1]])));
+    assert.deepEqual(deleted, [b.spool]);
+    assert.equal(store.references(a.spool), 3, "a racing release must not count twice");
+    await store.unpin(a.spool, 1);
+    assert.ok(await Deno.stat(`${dir}/${a.spool}`));
+    // A later sweep, once KV names it no more, frees it.
+    assert.deepEqual(await store.recount(() => Promise.resolve(new Map())), [a.spool]);
+  });
+});
