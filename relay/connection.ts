@@ -36,8 +36,13 @@ export interface ConnectionDeps {
   greetPauseMs: number;
   /** Set while the server shuts down: new commands get 421. */
   shuttingDown?: () => boolean;
-  /** Resolves when the server starts shutting down: an idle session is told at once. */
-  shutdown?: Promise<void>;
+  /**
+   * Aborted when the server starts shutting down: an idle session is told at
+   * once. A signal, not a promise: each read adds and removes its listener, so
+   * a server that runs for weeks keeps nothing per read (a `then` on one
+   * long-lived promise would keep every session's closure until shutdown).
+   */
+  shutdown?: AbortSignal;
 }
 
 let connectionCounter = 0;
@@ -57,24 +62,28 @@ class Reader {
     return result === "shutdown" ? "timeout" : result;
   }
 
-  /** Like {@linkcode next}, and "shutdown" once `stop` resolves. */
+  /** Like {@linkcode next}, and "shutdown" once `stop` is aborted. */
   async nextUnless(
     timeoutMs: number,
-    stop?: Promise<void>,
+    stop?: AbortSignal,
   ): Promise<Uint8Array | null | "timeout" | "shutdown"> {
     this.#pending ??= this.#transport.read();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
+    let onStop: (() => void) | undefined;
+    const interrupted = new Promise<"timeout" | "shutdown">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      if (!stop) return;
+      onStop = () => resolve("shutdown");
+      if (stop.aborted) onStop();
+      else stop.addEventListener("abort", onStop, { once: true });
     });
-    const races: Promise<Uint8Array | null | "timeout" | "shutdown">[] = [this.#pending, timeout];
-    if (stop) races.push(stop.then(() => "shutdown" as const));
     try {
-      const result = await Promise.race(races);
+      const result = await Promise.race([this.#pending, interrupted]);
       if (result !== "timeout" && result !== "shutdown") this.#pending = null;
       return result;
     } finally {
       clearTimeout(timer);
+      if (stop && onStop) stop.removeEventListener("abort", onStop);
     }
   }
 

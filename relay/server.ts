@@ -38,7 +38,7 @@ export async function startSmtpServer(
   const active = new Set<Promise<void>>();
   const transports = new Set<Transport>();
   let shuttingDown = false;
-  const shutdown = Promise.withResolvers<void>();
+  const shutdown = new AbortController();
   const perIp = new Map<string, number>();
   const refuse = (transport: Transport, reply: Reply, reason: string) => {
     deps.logger.info("connection.refused", { client: transport.remoteAddress, reason });
@@ -81,7 +81,7 @@ export async function startSmtpServer(
           dataTimeoutMs: config.smtp.dataTimeoutMs,
           greetPauseMs: listen.greetPauseMs,
           shuttingDown: () => shuttingDown,
-          shutdown: shutdown.promise,
+          shutdown: shutdown.signal,
         }).finally(() => {
           active.delete(done);
           transports.delete(transport);
@@ -105,7 +105,7 @@ export async function startSmtpServer(
       // New connections get 421 4.3.2 while sessions finish; idle sessions are
       // told at once; a session in DATA finishes its message first.
       shuttingDown = true;
-      shutdown.resolve();
+      shutdown.abort();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
       await Promise.race([Promise.all(active), grace]);
