@@ -123,6 +123,16 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
     );
   }, SEGMENT_SWEEP_MS);
   metrics.addGauge(
+    "relay_resident_memory_bytes",
+    "Resident set size of this process",
+    () => Promise.resolve(Deno.memoryUsage().rss),
+  );
+  metrics.addGauge(
+    "relay_heap_used_bytes",
+    "V8 heap in use",
+    () => Promise.resolve(Deno.memoryUsage().heapUsed),
+  );
+  metrics.addGauge(
     "relay_queue_messages",
     "Messages waiting in this node's queue",
     () => countScheduled(kv, node),
