@@ -26,10 +26,19 @@ export interface BodyRange {
 export interface SegmentOptions {
   /** Start a new segment once the current one holds this many octets (default 64 MiB). */
   maxSegmentBytes?: number;
+  /** Keep up to this many octets of just-written bodies for their first read (default 8 MiB). */
+  recentBytes?: number;
 }
 
 /** Default rotation size: large enough that rotations (and their directory fsync) are rare. */
 export const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Bodies just made durable are usually read once, moments later, by their
+ * delivery: serving that read from memory saves an open, a seek and a read per
+ * message. Bounded; oldest first out; a body not in memory is read from disk.
+ */
+export const RECENT_BYTES = 8 * 1024 * 1024;
 
 const SEGMENT_NAME = /^seg-[0-9a-z]+\.seg$/;
 // Positional reads of a range; small bodies come back in one read.
@@ -51,10 +60,15 @@ export class SegmentStore {
   /** Segments created by this process (named before the file exists). */
   #mine = new Set<string>();
   #recounting: Promise<string[]> | null = null;
+  /** Durable bodies not read yet, by range, oldest first; `#recentSize` octets in all. */
+  #recent = new Map<string, Uint8Array>();
+  #recentSize = 0;
+  #recentMax: number;
 
   constructor(dir: string, options: SegmentOptions = {}) {
     this.dir = dir;
     this.#maxBytes = options.maxSegmentBytes ?? MAX_SEGMENT_BYTES;
+    this.#recentMax = options.recentBytes ?? RECENT_BYTES;
   }
 
   /** Tell whether a spool file name is a segment. */
@@ -109,7 +123,19 @@ export class SegmentStore {
       throw err;
     }
     segment.size += total;
+    bodies.forEach((body, i) => this.#remember(ranges[i], body));
     return ranges;
+  }
+
+  #remember(range: BodyRange, body: Uint8Array): void {
+    if (body.length > this.#recentMax) return;
+    this.#recent.set(rangeKey(range), body);
+    this.#recentSize += body.length;
+    for (const [key, old] of this.#recent) {
+      if (this.#recentSize <= this.#recentMax) break;
+      this.#recent.delete(key);
+      this.#recentSize -= old.length;
+    }
   }
 
   /** Counts `n` more queue entries referencing `name` (before their commit, so no reader races it). */
@@ -128,8 +154,16 @@ export class SegmentStore {
     if (this.#closed.has(name)) await this.#delete(name);
   }
 
-  /** Streams one body's octets. */
+  /** Streams one body's octets (from memory the first time after its append, if still kept). */
   async *read(range: BodyRange): AsyncIterable<Uint8Array> {
+    const key = rangeKey(range);
+    const recent = this.#recent.get(key);
+    if (recent !== undefined && recent.length === range.length) {
+      this.#recent.delete(key);
+      this.#recentSize -= recent.length;
+      yield recent;
+      return;
+    }
     using file = await Deno.open(`${this.dir}/${range.spool}`, { read: true });
     await file.seek(range.offset, Deno.SeekMode.Start);
     let left = range.length;
@@ -240,4 +274,8 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     handle.close();
   }
+}
+
+function rangeKey(range: BodyRange): string {
+  return `${range.spool}:${range.offset}`;
 }

@@ -47,7 +47,7 @@ Deno.test("SegmentStore.append() stores a batch in one segment at exact ranges",
 
 Deno.test("SegmentStore.read() streams a range larger than one read and rejects a short file", async () => {
   await withDir(async (dir) => {
-    const store = new SegmentStore(dir);
+    const store = new SegmentStore(dir, { recentBytes: 0 });
     const big = new Uint8Array(600 * 1024).map((_, i) => i % 251);
     const [, range] = await store.append([encoder.encode("head"), big]);
     const parts: Uint8Array[] = [];
@@ -58,6 +58,20 @@ Deno.test("SegmentStore.read() streams a range larger than one read and rejects 
       readAll(store, { ...range, length: range.length + 1 }),
       RangeError,
     );
+  });
+});
+
+Deno.test("SegmentStore serves the first read of a just-written body from memory, later reads from disk", async () => {
+  await withDir(async (dir) => {
+    const store = new SegmentStore(dir, { recentBytes: 16 });
+    const [a, b] = await store.append([encoder.encode("aaaaaaaaaa"), encoder.encode("bbbbbbbbbb")]);
+    const [c] = await store.append([encoder.encode("cc")]);
+    // Empty the file: only what is kept in memory can still be read.
+    await Deno.truncate(`${dir}/${store.current}`, 0);
+    assert.equal(await readAll(store, b), "bbbbbbbbbb");
+    assert.equal(await readAll(store, c), "cc");
+    // "a" was pushed out by the 16-octet budget; b and c were served once.
+    for (const range of [a, b, c]) await assert.rejects(readAll(store, range), RangeError);
   });
 });
 
