@@ -18,7 +18,7 @@ import { openStore, pingStore } from "./kv/open.ts";
 import { countScheduled } from "./kv/schedule.ts";
 import { segmentReferences } from "./kv/queue.ts";
 import { ConfigError, loadConfig, type RelayConfig } from "./relay/config.ts";
-import { jsonLogger, type LogFields, type Logger } from "./relay/log.ts";
+import { bufferedLines, jsonLogger, type LogFields, type Logger } from "./relay/log.ts";
 import { loadOrCreateCertificate } from "./relay/net/certificate.ts";
 import { createSecureContext } from "./relay/net/tls.ts";
 import { meteredLogger, Metrics } from "./relay/metrics.ts";
@@ -45,7 +45,11 @@ function takeConfigFlag(args: string[]): { path: string | null; rest: string[] }
   return { path, rest };
 }
 
-async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
+async function serve(
+  config: RelayConfig,
+  baseLogger: Logger,
+  flushLog: () => void = () => {},
+): Promise<void> {
   const kv = await openStore(config.storage.kv);
   const spool = new Spool(config.storage.spool);
   await spool.init();
@@ -163,6 +167,7 @@ async function serve(config: RelayConfig, baseLogger: Logger): Promise<void> {
     await activity.close();
     kv.close();
     logger.info("relay.stopped", {});
+    flushLog();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
@@ -269,8 +274,10 @@ async function main(args: string[]): Promise<number> {
   }
   const { config } = loaded;
   if (parsed.rest[0] === "serve") {
-    const logger = jsonLogger({ debug: config.log.level === "debug" });
-    await serve(config, logger);
+    const lines = bufferedLines(Deno.stdout);
+    globalThis.addEventListener("unload", () => lines.flush());
+    const logger = jsonLogger({ debug: config.log.level === "debug", write: lines.write });
+    await serve(config, logger, lines.flush);
     return -1; // keep running
   }
   const result = await runCli(parsed.rest, {

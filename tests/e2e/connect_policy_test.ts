@@ -91,7 +91,9 @@ tls = "none"
     // The list refusing our resolver is not a listing: the client gets in, the log says why.
     dns.setRecords([listed("::1", "127.255.255.254")]);
     assert.equal((await greeting(v6, "::1")).code, 220);
-    assert.ok(relay.logs.some((l) => l.event === "dnsbl.refused" && l.level === "warn"));
+    assert.ok(
+      (await relay.waitForLogs((l) => l.event === "dnsbl.refused" && l.level === "warn")).length,
+    );
 
     dns.setBehaviour(dnsblName("::1", "bl.test"), "timeout");
     reply = await greeting(v6, "::1");

@@ -94,7 +94,10 @@ Deno.test("relay signs submitted mail with the keys from dkim generate; mailauth
       );
       assert.equal(message.tls, true);
     }
-    const delivered = relay.logs.filter((l) => l.event === "delivery.delivered");
+    const delivered = await relay.waitForLogs(
+      (l) => l.event === "delivery.delivered",
+      samples.length,
+    );
     assert.equal(delivered.length, samples.length);
     for (const line of delivered) {
       assert.equal(line.dkim, "example.net");

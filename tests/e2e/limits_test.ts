@@ -164,7 +164,8 @@ Deno.test("relay enforces usage limits, refuses null senders, and disables on co
   assert.equal(disabled.disabledEvidence.rule, "complaints");
   assert.equal(disabled.disabledEvidence.counts.complaints, 1);
   assert.ok(
-    relay.logs.some((l) => l.event === "complaint.received" && l.login === LOGIN),
+    (await relay.waitForLogs((l) => l.event === "complaint.received" && l.login === LOGIN))
+      .length > 0,
     "complaint logged with the account",
   );
 

@@ -142,7 +142,7 @@ uribl = ["multi.uribl.com"]
     const queried = dns.queries.map((q) => q.name);
     assert.ok(queried.includes("listed-offers.com.multi.uribl.com"));
     assert.ok(queried.includes("clean-offers.com.multi.uribl.com"));
-    assert.ok(relay.logs.some((l) => l.event === "uribl.listed"));
+    assert.ok((await relay.waitForLogs((l) => l.event === "uribl.listed")).length > 0);
   } finally {
     await dns.close();
   }

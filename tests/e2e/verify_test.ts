@@ -118,7 +118,7 @@ verify_sender = true
       (await relay.cli(["verify", "delete", "--all"])).stdout,
       "2 verify entries deleted\n",
     );
-    const probes = relay.logs.filter((l) => l.event === "verify.probe");
+    const probes = await relay.waitForLogs((l) => l.event === "verify.probe", 3);
     assert.equal(probes.length, 3);
   } finally {
     await sink.close();

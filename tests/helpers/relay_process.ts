@@ -104,6 +104,24 @@ export class RelayProcess implements AsyncDisposable {
     });
   }
 
+  /**
+   * The log events matching `match` once there are at least `atLeast` of them,
+   * or those seen when `timeoutMs` runs out (the caller's assertion then says
+   * what is missing). The relay writes its log in batches every few ms.
+   */
+  async waitForLogs(
+    match: (line: Record<string, unknown>) => boolean,
+    atLeast = 1,
+    timeoutMs = 5_000,
+  ): Promise<Record<string, unknown>[]> {
+    const until = Date.now() + timeoutMs;
+    while (true) {
+      const found = this.logs.filter(match);
+      if (found.length >= atLeast || Date.now() >= until) return found;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   /** The raw output lines. */
   get output(): string[] {
     return this.#lines;
