@@ -27,6 +27,7 @@ import { createResolver } from "./relay/dns/resolver.ts";
 import { createDkimSigner } from "./relay/delivery/dkim_signer.ts";
 import { createTlsPolicy } from "./relay/delivery/tls_policy.ts";
 import { createQueueSink } from "./relay/queue/accept.ts";
+import { ConnectionCache } from "./relay/delivery/connection_cache.ts";
 import { QueueRunner } from "./relay/queue/runner.ts";
 import { Spool } from "./relay/queue/spool.ts";
 import { startSmtpServer } from "./relay/server.ts";
@@ -77,7 +78,10 @@ async function serve(
     timeoutMs: config.dns.timeoutMs,
   });
   const node = config.node;
+  // Reuse delivery connections across messages (Postfix's connection cache).
+  const connections = new ConnectionCache();
   const runner = new QueueRunner({
+    connections,
     kv,
     spool,
     resolver,
@@ -163,6 +167,7 @@ async function serve(
     clearInterval(segmentSweep);
     await server.close(10_000);
     await runner.stop();
+    await connections.close();
     await admin.shutdown();
     await activity.close();
     kv.close();

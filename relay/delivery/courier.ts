@@ -8,6 +8,7 @@
 
 import type { Resolver } from "../dns/resolver.ts";
 import type { ParsedReply } from "../smtp/reply_parser.ts";
+import type { ConnectionCache, Lease } from "./connection_cache.ts";
 import { resolveHost, routeDomain, type RoutingConfig } from "./routing.ts";
 import { sendTransaction, SmtpClient } from "./smtp_client.ts";
 import {
@@ -88,7 +89,13 @@ function allRecipients(
 export async function deliverToDomain(
   domain: string,
   shipment: Shipment,
-  deps: { config: CourierConfig; resolver: Resolver; tlsPolicy?: TlsPolicy },
+  deps: {
+    config: CourierConfig;
+    resolver: Resolver;
+    tlsPolicy?: TlsPolicy;
+    /** Idle connections to reuse and keep; absent: a connection per attempt. */
+    connections?: ConnectionCache;
+  },
 ): Promise<RecipientResult[]> {
   const route = await routeDomain(domain, deps.config, deps.resolver);
   if (route.kind === "fail") {
@@ -133,7 +140,7 @@ export async function deliverToDomain(
       const outcome = await tryHost(ip, target.port, target.mx, shipment, deps.config, {
         plan,
         mxWarning: mxCheck.warning,
-      });
+      }, deps.connections);
       if (outcome.kind === "done") return outcome.results;
       last = outcome.last;
     }
@@ -145,41 +152,42 @@ type HostOutcome =
   | { kind: "done"; results: RecipientResult[] }
   | { kind: "next"; last: { reply: string; enhanced: string; remoteMta: string | null } };
 
-async function tryHost(
+type Last = { reply: string; enhanced: string; remoteMta: string | null };
+
+/** Opens a connection to one address, or says why not as a temporary result. */
+async function openClient(
   ip: string,
   port: number,
   mx: string,
-  shipment: Shipment,
   config: CourierConfig,
-  tls: { plan: TlsPlan; mxWarning: string | null },
-): Promise<HostOutcome> {
+  mode: ReturnType<typeof clientTlsMode>,
+): Promise<{ client: SmtpClient } | { last: Last }> {
   const remoteMta = mx;
-  let client: SmtpClient;
   try {
-    client = await SmtpClient.connect({
-      host: ip,
-      port,
-      heloName: config.heloName,
-      tls: clientTlsMode(tls.plan.level),
-      tlsServerName: mx,
-      caCerts: config.caCerts,
-      connectTimeoutMs: config.connectTimeoutMs,
-      commandTimeoutMs: config.commandTimeoutMs,
-      dataTimeoutMs: config.dataTimeoutMs ?? 600_000,
-    });
+    return {
+      client: await SmtpClient.connect({
+        host: ip,
+        port,
+        heloName: config.heloName,
+        tls: mode,
+        tlsServerName: mx,
+        caCerts: config.caCerts,
+        connectTimeoutMs: config.connectTimeoutMs,
+        commandTimeoutMs: config.commandTimeoutMs,
+        dataTimeoutMs: config.dataTimeoutMs ?? 600_000,
+      }),
+    };
   } catch (err) {
     const reply = (err as { reply?: ParsedReply }).reply;
     if ((err as { stage?: string }).stage === "starttls") {
       // TLS was required (a "may" falls back to plaintext instead of throwing).
       const why = err instanceof Error ? err.message : String(err);
       return {
-        kind: "next",
         last: { reply: `451 4.7.4 TLS required for ${mx}: ${why}`, enhanced: "4.7.4", remoteMta },
       };
     }
     // A 5xx greeting means this host will not take mail; another MX might.
     return {
-      kind: "next",
       last: {
         reply: reply
           ? replyText(reply)
@@ -191,13 +199,36 @@ async function tryHost(
       },
     };
   }
-  const refusal = tlsRefusal(tls.plan, client.tls, mx);
-  if (refusal !== null) {
-    await client.quit().catch(() => {});
-    return { kind: "next", last: { ...refusal, remoteMta } };
-  }
-  const report = tlsReport(tls.plan, client.tls, tls.mxWarning);
-  try {
+}
+
+async function tryHost(
+  ip: string,
+  port: number,
+  mx: string,
+  shipment: Shipment,
+  config: CourierConfig,
+  tls: { plan: TlsPlan; mxWarning: string | null },
+  connections?: ConnectionCache,
+): Promise<HostOutcome> {
+  const remoteMta = mx;
+  const mode = clientTlsMode(tls.plan.level);
+  const key = `[${ip}]:${port} ${mode} ${mx}`;
+  let lease: Lease | null = connections?.take(key) ?? null;
+  while (true) {
+    const reused = lease !== null;
+    if (lease === null) {
+      const opened = await openClient(ip, port, mx, config, mode);
+      if ("last" in opened) return { kind: "next", last: opened.last };
+      lease = connections?.adopt(opened.client) ??
+        { client: opened.client, uses: 0, openedAt: 0 };
+    }
+    const client = lease.client;
+    const refusal = tlsRefusal(tls.plan, client.tls, mx);
+    if (refusal !== null) {
+      await client.quit().catch(() => {});
+      return { kind: "next", last: { ...refusal, remoteMta } };
+    }
+    const report = tlsReport(tls.plan, client.tls, tls.mxWarning);
     const result = await sendTransaction(
       client,
       {
@@ -208,7 +239,14 @@ async function tryHost(
       },
       shipment.content,
     );
+    const clean = result.error === null && result.dataReply !== null &&
+      result.dataReply.code < 300;
+    if (connections) await connections.release(key, lease, clean);
+    else await client.quit().catch(() => {});
+    lease = null;
     if (result.error && result.mailReply === null && result.recipients.every((r) => !r.reply)) {
+      // A kept connection the server closed meanwhile: once more on a new one.
+      if (reused) continue;
       // Nothing definite happened on this host (e.g. dropped before MAIL): try the next one.
       return {
         kind: "next",
@@ -248,8 +286,6 @@ async function tryHost(
         };
       }),
     };
-  } finally {
-    await client.quit().catch(() => {});
   }
 }
 

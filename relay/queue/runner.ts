@@ -28,6 +28,7 @@ import {
   type RecipientResult,
   type Shipment,
 } from "../delivery/courier.ts";
+import type { ConnectionCache } from "../delivery/connection_cache.ts";
 import type { DkimSigner } from "../delivery/dkim_signer.ts";
 import { concatBytes, deliveryFacts } from "./delivery_facts.ts";
 import type { TlsPolicy } from "../delivery/tls_policy.ts";
@@ -59,6 +60,8 @@ export interface RunnerDeps {
   dkim?: DkimSigner;
   /** Issue #8: `[delivery.tls]` and MTA-STS; absent: opportunistic STARTTLS. */
   tlsPolicy?: TlsPolicy;
+  /** Idle delivery connections reused across messages; the owner closes it after stop(). */
+  connections?: ConnectionCache;
   now: () => number;
   random?: () => number;
 }
@@ -193,6 +196,7 @@ export class QueueRunner {
               config: courier,
               resolver: this.#deps.resolver,
               tlsPolicy: this.#deps.tlsPolicy,
+              connections: this.#deps.connections,
             }),
         );
       for (const r of out) results.set(r.address, r);

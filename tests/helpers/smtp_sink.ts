@@ -41,6 +41,8 @@ export interface SmtpSinkOptions {
   dataReply?: SinkReply<SinkMessage>;
   /** Wait before the 220 greeting. */
   greetingDelayMs?: number;
+  /** Close the connection right after answering the end of DATA (an idle timeout, say). */
+  hangUpAfterData?: boolean;
   /** Never answer the end of DATA (the connection stays open). */
   stallAfterData?: boolean;
   /** Name in the greeting and EHLO reply (default "sink.test"). */
@@ -257,6 +259,7 @@ function converse(
       const answer = options.dataReply?.(message) ?? "250 2.0.0 Ok: queued";
       if (answer.startsWith("2")) accept(message);
       reply(answer);
+      if (options.hangUpAfterData) socket.end();
     }
     envelope = { from: null, recipients: [] };
     return true;
