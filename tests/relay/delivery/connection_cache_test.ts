@@ -32,6 +32,18 @@ function shipment(n: number, to = `rcpt${n}@far.example`): Shipment {
   };
 }
 
+/** Everything goes to the sink as a smarthost. */
+function courierConfig(port: number) {
+  return {
+    port: 25,
+    routes: {},
+    smarthost: `127.0.0.1:${port}`,
+    heloName: "relay.test",
+    connectTimeoutMs: 2_000,
+    commandTimeoutMs: 2_000,
+  };
+}
+
 async function withSink(
   options: SmtpSinkOptions,
   fn: (
@@ -42,14 +54,7 @@ async function withSink(
 ): Promise<void> {
   const sink = await startSmtpSink(options);
   const cache = new ConnectionCache();
-  const config = {
-    port: 25,
-    routes: {},
-    smarthost: `127.0.0.1:${sink.port}`,
-    heloName: "relay.test",
-    connectTimeoutMs: 2_000,
-    commandTimeoutMs: 2_000,
-  };
+  const config = courierConfig(sink.port);
   try {
     await fn(
       (s) => deliverToDomain("far.example", s, { config, resolver: noDns, connections: cache }),
@@ -116,14 +121,7 @@ Deno.test("deliverToDomain() keeps no connection after a refused or deferred tra
 Deno.test("ConnectionCache closes a connection idle past its limit and stops reusing one past its uses", async () => {
   const sink = await startSmtpSink({});
   const cache = new ConnectionCache({ idleMs: 50, maxUses: 2 });
-  const config = {
-    port: 25,
-    routes: {},
-    smarthost: `127.0.0.1:${sink.port}`,
-    heloName: "relay.test",
-    connectTimeoutMs: 2_000,
-    commandTimeoutMs: 2_000,
-  };
+  const config = courierConfig(sink.port);
   const deliver = (n: number) =>
     deliverToDomain("far.example", shipment(n), { config, resolver: noDns, connections: cache });
   try {
