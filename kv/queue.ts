@@ -134,11 +134,14 @@ export type GroupResult = { ok: true } | { ok: false; error: Error };
  * checks (max 100)", "Too many mutations (max 1000)", "Total mutation size
  * too large (max 819200 bytes)"). An entry costs one check and two sets.
  */
-const KV_MAX_CHECKS = 100;
-const KV_MAX_MUTATIONS = 1000;
-// Our size estimate (UTF-16 JSON length × 2 + keys) overshoots V8's
-// serialization; keep a further margin under 819200 bytes.
-const KV_MAX_BYTES = 600 * 1024;
+export const KV_MAX_CHECKS = 100;
+/** See {@linkcode KV_MAX_CHECKS}. */
+export const KV_MAX_MUTATIONS = 1000;
+/**
+ * See {@linkcode KV_MAX_CHECKS}: our size estimate (UTF-16 JSON length × 2 +
+ * keys) overshoots V8's serialization; keep a further margin under 819200 bytes.
+ */
+export const KV_MAX_BYTES = 600 * 1024;
 
 /**
  * Issue #9: commits the entries of many messages (one group per message, each
@@ -198,7 +201,7 @@ export function packGroups(groups: QueueEntry[][], indexes: number[]): number[][
 }
 
 /** A generous estimate of what one entry adds to a commit (value plus two keys). */
-function entryBytes(entry: QueueEntry): number {
+export function entryBytes(entry: QueueEntry): number {
   return 2 * JSON.stringify(entry).length + 256;
 }
 

@@ -12,7 +12,14 @@
 
 import { queueKey, scheduleKey, schedulePrefix } from "./keys.ts";
 import { commitWithRetry, retryLocked } from "./open.ts";
-import { addQueueEntry, type QueueEntry } from "./queue.ts";
+import {
+  addQueueEntry,
+  entryBytes,
+  KV_MAX_BYTES,
+  KV_MAX_CHECKS,
+  KV_MAX_MUTATIONS,
+  type QueueEntry,
+} from "./queue.ts";
 
 /** A queue entry with the versionstamp it was read at. */
 export interface VersionedEntry {
@@ -64,20 +71,94 @@ export async function settleEntry(
   next: QueueEntry | null,
   created: QueueEntry[] = [],
 ): Promise<boolean> {
-  const old = read.entry;
   const result = await commitWithRetry(() => {
-    const op = kv.atomic()
-      .check({ key: queueKey(old.id), versionstamp: read.versionstamp })
-      .delete(scheduleKey(old.node, old.nextAttemptAt, old.id));
-    if (next === null) op.delete(queueKey(old.id));
-    else {
-      op.set(queueKey(old.id), next);
-      op.set(scheduleKey(next.node, next.nextAttemptAt, next.id), next.id);
-    }
-    for (const entry of created) addQueueEntry(op, entry);
+    const op = kv.atomic();
+    addSettlement(op, { read, next, created });
     return op;
   });
   return result.ok;
+}
+
+/** One finished delivery attempt, as {@linkcode settleEntry} takes it. */
+export interface Settlement {
+  read: VersionedEntry;
+  next: QueueEntry | null;
+  created?: QueueEntry[];
+}
+
+/**
+ * Issue #9: settles many attempts in as few atomic commits as Deno KV's limits
+ * allow, each settlement guarded by its own versionstamp check exactly as in
+ * {@linkcode settleEntry}. When a shared commit fails (one entry changed
+ * meanwhile, or the store refuses), each of its settlements is retried alone,
+ * so one superseded entry cannot sink the others. Never throws: each result is
+ * what {@linkcode settleEntry} resolved to, or the error it threw.
+ */
+export async function settleEntries(
+  kv: Deno.Kv,
+  items: readonly Settlement[],
+): Promise<(boolean | Error)[]> {
+  const results: (boolean | Error)[] = new Array(items.length);
+  for (const chunk of packSettlements(items)) {
+    let shared = false;
+    if (chunk.length > 1) {
+      shared = await commitWithRetry(() => {
+        const op = kv.atomic();
+        for (const i of chunk) addSettlement(op, items[i]);
+        return op;
+      }).then((r) => r.ok, () => false);
+    }
+    for (const i of chunk) {
+      const { read, next, created } = items[i];
+      results[i] = shared ||
+        await settleEntry(kv, read, next, created).catch((err) =>
+          err instanceof Error ? err : new Error(String(err))
+        );
+    }
+  }
+  return results;
+}
+
+/** Packs settlement indexes, in order, into chunks that fit one atomic commit each. */
+export function packSettlements(items: readonly Settlement[]): number[][] {
+  const chunks: number[][] = [];
+  let chunk: number[] = [];
+  let checks = 0;
+  let mutations = 0;
+  let bytes = 0;
+  items.forEach((item, i) => {
+    const created = item.created ?? [];
+    const c = 1 + created.length;
+    const m = 3 + 2 * created.length;
+    const b = (item.next ? entryBytes(item.next) : 256) +
+      created.reduce((sum, e) => sum + entryBytes(e), 0);
+    if (
+      chunk.length > 0 &&
+      (checks + c > KV_MAX_CHECKS || mutations + m > KV_MAX_MUTATIONS || bytes + b > KV_MAX_BYTES)
+    ) {
+      chunks.push(chunk);
+      chunk = [];
+      checks = mutations = bytes = 0;
+    }
+    chunk.push(i);
+    checks += c;
+    mutations += m;
+    bytes += b;
+  });
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+function addSettlement(op: Deno.AtomicOperation, { read, next, created }: Settlement): void {
+  const old = read.entry;
+  op.check({ key: queueKey(old.id), versionstamp: read.versionstamp })
+    .delete(scheduleKey(old.node, old.nextAttemptAt, old.id));
+  if (next === null) op.delete(queueKey(old.id));
+  else {
+    op.set(queueKey(old.id), next);
+    op.set(scheduleKey(next.node, next.nextAttemptAt, next.id), next.id);
+  }
+  for (const entry of created ?? []) addQueueEntry(op, entry);
 }
 
 /** Makes an entry due now (queue retry); `bounce` also asks the runner to return it. */

@@ -18,7 +18,8 @@ import {
   dueEntries,
   nextDue,
   readEntry,
-  settleEntry,
+  settleEntries,
+  type Settlement,
   type VersionedEntry,
 } from "../../kv/schedule.ts";
 import type { Resolver } from "../dns/resolver.ts";
@@ -35,6 +36,7 @@ import type { TlsPolicy } from "../delivery/tls_policy.ts";
 import type { Logger } from "../log.ts";
 import { expired, retryDelay, type RetryPolicy } from "./backoff.ts";
 import { makeNotices, type Notice } from "./notices.ts";
+import { Batcher } from "./batcher.ts";
 import type { Spool } from "./spool.ts";
 
 /** What the runner needs. */
@@ -77,9 +79,12 @@ export class QueueRunner {
   #stopped = false;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  /** Issue #9: attempts that finish while one settle commit runs share the next commit. */
+  #settler: Batcher<Settlement, boolean | Error>;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
+    this.#settler = new Batcher((items) => settleEntries(deps.kv, items));
   }
 
   /** Delivers everything due now, once; resolves when those attempts are recorded. */
@@ -279,9 +284,10 @@ export class QueueRunner {
     bounces: Notice[],
     bccFailures: string[],
   ): Promise<void> {
-    const { kv, spool, logger: log } = this.#deps;
+    const { spool, logger: log } = this.#deps;
     const entry = read.entry;
-    const ok = await settleEntry(kv, read, next, bounces.map((b) => b.entry));
+    const ok = await this.#settler.submit({ read, next, created: bounces.map((b) => b.entry) });
+    if (ok instanceof Error) throw ok;
     if (!ok) {
       // Changed meanwhile (deleted or retried from the CLI): its new state wins.
       for (const b of bounces) await spool.release(b.entry);
