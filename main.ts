@@ -13,7 +13,7 @@ import type { QueueAccess } from "./admin/deps.ts";
 import { runCli } from "./cli/run.ts";
 import { hasAdminPassword, setAdminPasswordIfUnset } from "./kv/admin_auth.ts";
 import { randomToken } from "./kv/admin_sessions.ts";
-import { getDomain } from "./kv/domains.ts";
+import { DomainCache } from "./kv/domains.ts";
 import { openStore, pingStore } from "./kv/open.ts";
 import { countScheduled } from "./kv/schedule.ts";
 import { segmentReferences } from "./kv/queue.ts";
@@ -80,6 +80,8 @@ async function serve(
   const node = config.node;
   // Reuse delivery connections across messages (Postfix's connection cache).
   const connections = new ConnectionCache();
+  // A hosted domain's destination, read once a second at most (issue #9).
+  const domains = new DomainCache(kv);
   const runner = new QueueRunner({
     connections,
     kv,
@@ -100,7 +102,7 @@ async function serve(
     concurrency: config.delivery.concurrency,
     perDestination: config.delivery.perDestination,
     warnAfterMs: config.delivery.warnAfterMs,
-    destinationFor: async (domain) => (await getDomain(kv, domain))?.destination ?? null,
+    destinationFor: async (domain) => (await domains.get(domain))?.destination ?? null,
     dkim: createDkimSigner({ kv, now: Date.now }),
     tlsPolicy: createTlsPolicy({
       forced: config.delivery.tls,
@@ -115,7 +117,8 @@ async function serve(
       spool,
       node,
       hostname: config.hostname,
-      onQueued: () => runner.wake(),
+      // The runner delivers what was just committed without reading it back.
+      handoff: runner,
       logger,
     }),
     logger,

@@ -66,6 +66,7 @@ export async function addDomain(
   const commit = await retryLocked(() =>
     kv.atomic().check({ key, versionstamp: null }).set(key, record).commit()
   );
+  localWrites++;
   if (!commit.ok) {
     throw new ConflictError(`Cannot add domain "${name}": already exists`);
   }
@@ -79,6 +80,76 @@ export async function getDomain(
 ): Promise<DomainRecord | null> {
   const key = domainKey(name.toLowerCase());
   return (await retryLocked(() => kv.get<DomainRecord>(key))).value;
+}
+
+/**
+ * Bumped by every domain write in this process, so that a {@linkcode DomainCache}
+ * here never serves a record older than a change this process made (the
+ * admin page runs in the server's process).
+ */
+let localWrites = 0;
+
+/** Counts a local write when the writing function returns or throws. */
+function bumpOnExit(): Disposable {
+  return { [Symbol.dispose]: () => void localWrites++ };
+}
+
+/** Options of {@linkcode DomainCache}. */
+export interface DomainCacheOptions {
+  /** How long a record (or its absence) is served without a read; default 1000 ms. */
+  ttlMs?: number;
+  /** Most names kept; the oldest goes first (default 10,000). */
+  maxEntries?: number;
+  /** Milliseconds, monotonic; default `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * Issue #9: hosted-domain records for the delivery path and the greylist
+ * stage, which ask for the same few domains for every message. A record is
+ * read at most once per `ttlMs` per process, concurrent lookups of one name
+ * share one read, and a write made in this process empties the cache at once.
+ * A change made by the CLI or another node takes effect here within `ttlMs`.
+ * Decisions that refuse mail for good (the inbound stage) read KV directly.
+ */
+export class DomainCache {
+  #kv: Deno.Kv;
+  #ttlMs: number;
+  #maxEntries: number;
+  #now: () => number;
+  #entries = new Map<string, { at: number; record: Promise<DomainRecord | null> }>();
+  #seen = localWrites;
+
+  constructor(kv: Deno.Kv, options: DomainCacheOptions = {}) {
+    this.#kv = kv;
+    this.#ttlMs = options.ttlMs ?? 1000;
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** The hosted domain `name` (matched case-insensitively), or null. */
+  get(name: string): Promise<DomainRecord | null> {
+    const lower = name.toLowerCase();
+    if (this.#seen !== localWrites) {
+      this.#entries.clear();
+      this.#seen = localWrites;
+    }
+    const now = this.#now();
+    const hit = this.#entries.get(lower);
+    if (hit !== undefined && now - hit.at < this.#ttlMs) return hit.record;
+    this.#entries.delete(lower);
+    if (this.#entries.size >= this.#maxEntries) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+    const record = getDomain(this.#kv, lower);
+    const entry = { at: now, record };
+    this.#entries.set(lower, entry);
+    // A failed read is not remembered.
+    record.catch(() => {
+      if (this.#entries.get(lower) === entry) this.#entries.delete(lower);
+    });
+    return record;
+  }
 }
 
 /** Every hosted domain, sorted by name. */
@@ -102,6 +173,7 @@ export async function updateDomain(
   const lower = name.toLowerCase();
   const changes = validateDomainPatch({ ...patch });
   const key = domainKey(lower);
+  using _ = bumpOnExit();
   return await transact(kv, async () => {
     const entry = await kv.get<DomainRecord>(key);
     if (entry.value === null) {
@@ -121,6 +193,7 @@ export async function updateDomain(
 export async function deleteDomain(kv: Deno.Kv, name: string): Promise<void> {
   const lower = name.toLowerCase();
   const key = domainKey(lower);
+  using _ = bumpOnExit();
   await transact(kv, async () => {
     const entry = await kv.get<DomainRecord>(key);
     if (entry.value === null) {

@@ -127,7 +127,7 @@ function checkGroup(entries: QueueEntry[]): void {
 }
 
 /** How one message's entries fared in {@linkcode commitQueueBatch}. */
-export type GroupResult = { ok: true } | { ok: false; error: Error };
+export type GroupResult = { ok: true; versionstamp: string } | { ok: false; error: Error };
 
 /**
  * Deno KV's limits on one atomic operation (checked on Deno 2.9: "Too many
@@ -166,9 +166,11 @@ export async function commitQueueBatch(
   }
   await Promise.all(
     packGroups(groups, valid).map(async (chunk) => {
-      const shared = chunk.length > 1 && await commitChunk(kv, chunk.map((i) => groups[i]));
+      const shared = chunk.length > 1 ? await commitChunk(kv, chunk.map((i) => groups[i])) : null;
       for (const i of chunk) {
-        results[i] = shared === true ? { ok: true } : await commitAlone(kv, groups[i]);
+        results[i] = shared !== null
+          ? { ok: true, versionstamp: shared }
+          : await commitAlone(kv, groups[i]);
       }
     }),
   );
@@ -205,23 +207,24 @@ export function entryBytes(entry: QueueEntry): number {
   return 2 * JSON.stringify(entry).length + 256;
 }
 
-async function commitChunk(kv: Deno.Kv, groups: QueueEntry[][]): Promise<boolean> {
+/** The shared commit's versionstamp, or null when it failed. */
+async function commitChunk(kv: Deno.Kv, groups: QueueEntry[][]): Promise<string | null> {
   try {
     const result = await commitWithRetry(() => {
       const op = kv.atomic();
       for (const group of groups) for (const entry of group) addQueueEntry(op, entry);
       return op;
     });
-    return result.ok;
+    return result.ok ? result.versionstamp : null;
   } catch {
-    return false; // each group is retried alone and reports its own error
+    return null; // each group is retried alone and reports its own error
   }
 }
 
 async function commitAlone(kv: Deno.Kv, group: QueueEntry[]): Promise<GroupResult> {
   try {
     const result = await commitQueueEntries(kv, group);
-    if (result.ok) return { ok: true };
+    if (result.ok) return { ok: true, versionstamp: result.versionstamp };
     return { ok: false, error: new Error(`Cannot queue message "${group[0].id}": the id exists`) };
   } catch (err) {
     return { ok: false, error: asError(err) };

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type DomainRecord, getDomain } from "../../kv/domains.ts";
+import { DomainCache, type DomainRecord } from "../../kv/domains.ts";
 import { greylistEntryId, updateGreylist } from "../../kv/greylist.ts";
 import { type GreylistSettings, greylistTimingProblem } from "../../kv/greylist_settings.ts";
 import type { RelayConfig } from "../config.ts";
@@ -108,9 +108,11 @@ export function createGreylistStage(deps: PolicyDeps): PolicyStage {
   const pools = createPoolMatcher(defaults.allow, { builtin: defaults.builtinAllow });
   // Per transaction, until DATA: how long its mail was held back (X-Greylist).
   const delays = new WeakMap<Transaction, number>();
+  // Asked for every recipient: a second-old view of the domain's greylist setting is enough.
+  const domains = new DomainCache(deps.kv);
 
   async function check(cid: string, clientIp: string, tx: Transaction, rcpt: RcptEntry) {
-    const domain = await getDomain(deps.kv, rcpt.mailbox.domain);
+    const domain = await domains.get(rcpt.mailbox.domain);
     if (domain === null || !domain.greylist) return null;
     const address = rcpt.mailbox.address.toLowerCase();
     const exempt = greylistExemption(clientIp, address, domain, pools);

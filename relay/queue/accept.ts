@@ -23,7 +23,7 @@ import {
 import type { Logger } from "../log.ts";
 import type { AcceptedMessage, MessageSink, MessageWriter } from "../receive.ts";
 import { relayIdHeader } from "../policy/relay_id.ts";
-import { GroupCommitter } from "./group_commit.ts";
+import { type Committed, GroupCommitter } from "./group_commit.ts";
 import type { Spool } from "./spool.ts";
 
 /** Settings of the sink. */
@@ -34,10 +34,24 @@ export interface SinkDeps {
   hostname: string;
   /** Called after each commit, so delivery starts at once. */
   onQueued?: () => void;
+  /** Issue #9: told about each commit, so the runner can deliver without reading the entries back. */
+  handoff?: QueueHandoff;
   /** Gets one debug line per group-commit batch ("queue.batch"). */
   logger?: Logger;
   /** Caps of one group-commit batch (defaults in group_commit.ts). */
   batch?: { maxMessages?: number; maxBytes?: number };
+}
+
+/**
+ * The runner's side of a hand-off: the ids of a message are announced before
+ * its commit starts (so the runner will not also pick them from the
+ * schedule), then the commit's outcome: the entries as committed with their
+ * versionstamp, or null when they may not have been (the runner then finds
+ * whatever was committed in the schedule, as after a restart).
+ */
+export interface QueueHandoff {
+  expect(ids: readonly string[]): void;
+  committed(ids: readonly string[], committed: Committed | null): void;
 }
 
 /** Builds the queue entry of an accepted message. */
@@ -126,8 +140,16 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
           if (id !== message.id) await spool.link(message.id, id);
           return spool.fileName(id);
         });
-        const result = await commitQueueEntries(kv, entries);
-        if (!result.ok) throw new Error(`Cannot queue message "${message.id}": the id exists`);
+        const ids = entries.map((e) => e.id);
+        deps.handoff?.expect(ids);
+        let committed: Committed | null = null;
+        try {
+          const result = await commitQueueEntries(kv, entries);
+          if (!result.ok) throw new Error(`Cannot queue message "${message.id}": the id exists`);
+          committed = { entries, versionstamp: result.versionstamp };
+        } finally {
+          deps.handoff?.committed(ids, committed);
+        }
       } catch (err) {
         // Nothing half-stored: without its queue entry a body must go (the
         // original's file and every copy's link).
@@ -142,7 +164,14 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
       const entries: QueueEntry[] = [];
       // Copies share the original's range; the committer fills in where it lies.
       await buildEntries(message, entries, deps, () => Promise.resolve(""));
-      await committer.submit(bytes, entries);
+      const ids = entries.map((e) => e.id);
+      deps.handoff?.expect(ids);
+      let committed: Committed | null = null;
+      try {
+        committed = await committer.submit(bytes, entries);
+      } finally {
+        deps.handoff?.committed(ids, committed);
+      }
       deps.onQueued?.();
       return { copies: entries.length - 1 };
     },

@@ -44,10 +44,16 @@ export const MAX_BATCH_MESSAGES = 256;
 /** Default cap of body octets in one batch. */
 export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
+/** A message stored by {@linkcode GroupCommitter.submit}: its entries and their versionstamp. */
+export interface Committed {
+  entries: QueueEntry[];
+  versionstamp: string;
+}
+
 interface Pending {
   body: Uint8Array;
   entries: QueueEntry[];
-  resolve: (entries: QueueEntry[]) => void;
+  resolve: (committed: Committed) => void;
   reject: (error: Error) => void;
 }
 
@@ -63,11 +69,12 @@ export class GroupCommitter {
 
   /**
    * Stores `body` and commits `entries` (a message and its BCC/mirror copies,
-   * which all get the same range). Resolves with the committed entries once
-   * both are durable; rejects, with nothing queued, otherwise.
+   * which all get the same range). Resolves with the committed entries (and
+   * the commit's versionstamp) once both are durable; rejects, with nothing
+   * queued, otherwise.
    */
-  submit(body: Uint8Array, entries: QueueEntry[]): Promise<QueueEntry[]> {
-    const { promise, resolve, reject } = Promise.withResolvers<QueueEntry[]>();
+  submit(body: Uint8Array, entries: QueueEntry[]): Promise<Committed> {
+    const { promise, resolve, reject } = Promise.withResolvers<Committed>();
     this.#waiting.push({ body, entries, resolve, reject });
     if (!this.#running) void this.#drain();
     return promise;
@@ -134,7 +141,10 @@ export class GroupCommitter {
     }
     // The failed messages' bytes stay in the segment, unreferenced, until it is deleted.
     if (failed > 0) await store.unpin(segment, failed).catch(() => {});
-    for (let i = 0; i < batch.length; i++) if (results[i].ok) batch[i].resolve(groups[i]);
+    for (let i = 0; i < batch.length; i++) {
+      const result = results[i];
+      if (result.ok) batch[i].resolve({ entries: groups[i], versionstamp: result.versionstamp });
+    }
     this.#report(batch, committed, [started, synced, committedAt]);
   }
 

@@ -37,6 +37,7 @@ import type { Logger } from "../log.ts";
 import { expired, retryDelay, type RetryPolicy } from "./backoff.ts";
 import { makeNotices, type Notice } from "./notices.ts";
 import { Batcher } from "./batcher.ts";
+import type { Committed } from "./group_commit.ts";
 import type { Spool } from "./spool.ts";
 
 /** What the runner needs. */
@@ -70,6 +71,9 @@ export interface RunnerDeps {
 
 const encoder = new TextEncoder();
 
+/** Most handed-over entries held in memory; past this the schedule listing finds them. */
+export const READY_MAX = 1000;
+
 /** Delivers the queue of one node. */
 export class QueueRunner {
   #deps: RunnerDeps;
@@ -79,6 +83,10 @@ export class QueueRunner {
   #stopped = false;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  /** Issue #9: ids whose commit is in progress in this process (see {@linkcode expect}). */
+  #expected = new Set<string>();
+  /** Issue #9: entries just committed here, with their versionstamp, not read back from KV. */
+  #ready = new Map<string, VersionedEntry>();
   /** Issue #9: attempts that finish while one settle commit runs share the next commit. */
   #settler: Batcher<Settlement, boolean | Error>;
 
@@ -87,17 +95,67 @@ export class QueueRunner {
     this.#settler = new Batcher((items) => settleEntries(deps.kv, items));
   }
 
-  /** Delivers everything due now, once; resolves when those attempts are recorded. */
+  /**
+   * Delivers everything due now, once; resolves when those attempts are
+   * recorded. Entries handed over by {@linkcode committed} go first, without
+   * a read; the schedule is listed for the rest (retries, other processes'
+   * commits, entries from before a restart).
+   */
   async runDue(): Promise<number> {
     const { kv, node, concurrency } = this.#deps;
     const ids = await dueEntries(kv, { node, now: this.#deps.now(), limit: concurrency * 4 });
-    const todo = ids.filter((id) => !this.#inFlight.has(id));
+    // Not what is being attempted, committed or handed over: those are known already.
+    const todo = ids.filter((id) =>
+      !this.#inFlight.has(id) && !this.#expected.has(id) && !this.#ready.has(id)
+    );
     let next = 0;
+    let done = 0;
     const worker = async () => {
-      while (next < todo.length) await this.#process(todo[next++]);
+      while (true) {
+        const fresh = this.#takeReady();
+        if (fresh !== null) await this.#process(fresh.entry.id, fresh);
+        else if (next < todo.length) await this.#process(todo[next++]);
+        else break;
+        done++;
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
-    return todo.length;
+    const workers = Math.min(concurrency, todo.length + this.#ready.size);
+    await Promise.all(Array.from({ length: workers }, worker));
+    return done;
+  }
+
+  /**
+   * Issue #9, the accept side of a hand-off: `ids` are being committed by
+   * this process; the schedule listing leaves them alone until
+   * {@linkcode committed} says how that went.
+   */
+  expect(ids: readonly string[]): void {
+    for (const id of ids) this.#expected.add(id);
+  }
+
+  /**
+   * The commit of `ids` is over. Committed entries are delivered from the
+   * values given here (up to {@linkcode READY_MAX} waiting; more are found in
+   * the schedule); with `null` the schedule is the only source, as after a
+   * restart, so nothing that was committed is missed.
+   */
+  committed(ids: readonly string[], committed: Committed | null): void {
+    for (const id of ids) this.#expected.delete(id);
+    if (committed === null || this.#stopped) return;
+    for (const entry of committed.entries) {
+      if (this.#ready.size >= READY_MAX) break;
+      if (entry.node !== this.#deps.node) continue;
+      this.#ready.set(entry.id, { entry, versionstamp: committed.versionstamp });
+    }
+    this.wake();
+  }
+
+  #takeReady(): VersionedEntry | null {
+    for (const [id, read] of this.#ready) {
+      this.#ready.delete(id);
+      return read;
+    }
+    return null;
   }
 
   /** Starts the background loop: runs what is due, then sleeps until the next due time or a wake-up. */
@@ -147,10 +205,15 @@ export class QueueRunner {
     });
   }
 
-  async #process(id: string): Promise<void> {
+  /** One attempt at `id`, from the entry handed over (`fresh`) or read now. */
+  async #process(id: string, fresh: VersionedEntry | null = null): Promise<void> {
+    // Listed while it was handed over (or listed twice): one attempt at a time.
+    if (this.#inFlight.has(id)) return;
+    const handed = fresh ?? this.#ready.get(id) ?? null;
+    this.#ready.delete(id);
     this.#inFlight.add(id);
     try {
-      const read = await readEntry(this.#deps.kv, id);
+      const read = handed ?? await readEntry(this.#deps.kv, id);
       if (read === null || read.entry.node !== this.#deps.node) return;
       if (read.entry.nextAttemptAt > this.#deps.now()) return;
       await this.#attempt(read);

@@ -86,7 +86,7 @@ Deno.test("GroupCommitter stores what arrives during a batch as the next batch",
     { length: 10 },
     (_, i) => h.committer.submit(body(`m${i}\r\n`), [entry()]),
   );
-  const committed = (await Promise.all(done)).map((g) => g[0]);
+  const committed = (await Promise.all(done)).map((g) => g.entries[0]);
   assert.deepEqual(h.batches.map((b) => b.messages), [1, 9], "the first alone, the rest together");
   assert.deepEqual(h.batches.map((b) => b.committed), [1, 9]);
   const queued = await listQueue(h.kv);
@@ -117,7 +117,11 @@ Deno.test("GroupCommitter caps a batch by messages and by bytes", async () => {
 Deno.test("GroupCommitter gives a message's copies the same range and counts each", async () => {
   await using h = await harness();
   const group = [entry(), entry({ kind: "bcc" }), entry({ kind: "mirror" })];
-  const stored = await h.committer.submit(body("shared body\r\n"), group);
+  const { entries: stored, versionstamp } = await h.committer.submit(
+    body("shared body\r\n"),
+    group,
+  );
+  assert.equal((await h.kv.get(["queue", stored[0].id])).versionstamp, versionstamp);
   assert.equal(new Set(stored.map((e) => `${e.spool}@${e.offset}+${e.length}`)).size, 1);
   assert.equal(await bytesAt(h.store, stored[2]), "shared body\r\n");
   assert.equal((await listQueue(h.kv)).length, 3);
