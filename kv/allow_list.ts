@@ -8,7 +8,7 @@
 
 import { parseCidr } from "./cidr.ts";
 import { ConflictError, NotFoundError } from "./errors.ts";
-import { allowKey, allowPrefix } from "./keys.ts";
+import { allowKey, allowPrefix, allowVersionKey } from "./keys.ts";
 import { commitWithRetry, retryLocked } from "./open.ts";
 
 /** One allow-list entry. */
@@ -40,7 +40,7 @@ export async function addAllowEntry(
   const entry: AllowEntry = { cidr, note: note === "" ? null : note, createdAt: now };
   const key = allowKey(cidr);
   const result = await commitWithRetry(() =>
-    kv.atomic().check({ key, versionstamp: null }).set(key, entry)
+    kv.atomic().check({ key, versionstamp: null }).set(key, entry).set(allowVersionKey(), now)
   );
   if (!result.ok) throw new ConflictError(`Cannot add allow entry "${cidr}": already exists`);
   return entry;
@@ -54,7 +54,9 @@ export async function deleteAllowEntry(kv: Deno.Kv, text: string): Promise<void>
   if (current.value === null) {
     throw new NotFoundError(`Cannot delete allow entry "${text}": not found`);
   }
-  await commitWithRetry(() => kv.atomic().check(current).delete(key));
+  await commitWithRetry(() =>
+    kv.atomic().check(current).delete(key).set(allowVersionKey(), Date.now())
+  );
 }
 
 /** Every allow-list entry, in key order. */

@@ -13,6 +13,7 @@
  * | `["block", subject]`           | `BlockRecord`      | kv/blocks.ts        |
  * | `["block_count", subject, kind, bucket]` | `OffenceBucket` | kv/blocks.ts |
  * | `["allow", cidr]`              | `AllowEntry`       | kv/allow_list.ts    |
+ * | `["allow_version"]`            | time of last edit (its versionstamp is the version) | kv/allow_list.ts |
  * | `["dnsbl", zone, ip]`          | `DnsblCacheEntry`  | kv/dnsbl_cache.ts   |
  * | `["resolver_health", zone]`    | `ResolverHealth`   | kv/resolver_health.ts |
  * | `["activity", at, seq]`         | `ActivityEvent`    | kv/activity.ts      |
@@ -48,6 +49,7 @@ export const NAMESPACE = {
   block: "block",
   blockCount: "block_count",
   allow: "allow",
+  allowVersion: "allow_version",
   dnsbl: "dnsbl",
   resolverHealth: "resolver_health",
   activity: "activity",
@@ -197,6 +199,11 @@ export function allowKey(cidr: string): Deno.KvKey {
 /** Prefix that lists the operator allow-list. */
 export function allowPrefix(): Deno.KvKey {
   return [NAMESPACE.allow];
+}
+
+/** Key rewritten by every allow-list edit, so readers can keep the list until it changes. */
+export function allowVersionKey(): Deno.KvKey {
+  return [NAMESPACE.allowVersion];
 }
 
 /** Key of the cached DNSBL answer for one client IP in one zone. */

@@ -1,14 +1,14 @@
 /**
  * The operator allow-list: client IPs and ranges that DNSBL checks and IP
  * blocks never touch. It is the `[policy] allow` list of the config plus the
- * KV list the CLI edits (`allow add|delete`), read on every check so an edit
- * applies at once on every node.
+ * KV list the CLI edits (`allow add|delete`), whose version is read with
+ * every connection so an edit applies at once on every node.
  *
  * @module
  */
 
 import { type Cidr, cidrContains, parseCidr } from "../../kv/cidr.ts";
-import { listAllowEntries } from "../../kv/allow_list.ts";
+import type { ClientStanding } from "../../kv/client_standing.ts";
 
 /** Parses the config's allow-list (already checked by the config reader). */
 export function parseAllowList(texts: readonly string[]): Cidr[] {
@@ -24,16 +24,11 @@ export function allowListed(ranges: readonly Cidr[], ip: string): boolean {
   return ranges.some((range) => cidrContains(range, ip));
 }
 
-/** Whether the client is allowed by the config's list or the KV list. */
-export async function clientAllowed(
-  kv: Deno.Kv,
+/** Whether the client is allowed by the config's list or the KV list (as read in `standing`). */
+export function clientAllowed(
   configured: readonly Cidr[],
+  standing: ClientStanding,
   ip: string,
-): Promise<boolean> {
-  if (allowListed(configured, ip)) return true;
-  const entries = await listAllowEntries(kv);
-  return entries.some((entry) => {
-    const parsed = parseCidr(entry.cidr);
-    return parsed.ok && cidrContains(parsed.cidr, ip);
-  });
+): boolean {
+  return allowListed(configured, ip) || allowListed(standing.allowed, ip);
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { blockActive, blockSubject } from "../../kv/blocks.ts";
+import { ClientStandingReader } from "../../kv/client_standing.ts";
 import { ipFamily } from "./ip_filter.ts";
 import { clientAllowed, parseAllowList } from "./allow_list.ts";
 import { createBlockTracker } from "./block_tracker.ts";
@@ -21,6 +23,7 @@ export function createConnectStage(deps: PolicyDeps): PolicyStage {
   const { kv, config, logger, now } = deps;
   const allow = parseAllowList(config.policy.allow);
   const blocks = createBlockTracker({ kv, logger, now, config: config.blocks });
+  const standings = new ClientStandingReader(kv);
   const dnsbl = createDnsblCheck(dnsblZones(config.policy), {
     kv,
     resolver: deps.resolver,
@@ -35,15 +38,17 @@ export function createConnectStage(deps: PolicyDeps): PolicyStage {
       const ip = facts.clientIp;
       // Without a real peer address there is nothing to look up or count.
       if (ipFamily(ip) === null) return null;
-      if (await clientAllowed(kv, allow, ip)) return null;
-      if (await blocks.isBlocked(ip)) return REPLY.clientBlocked;
+      // One KV read: the allow-list's version and the client's block record.
+      const standing = await standings.read(blockSubject(ip));
+      if (clientAllowed(allow, standing, ip)) return null;
+      if (blockActive(standing.block, now())) return REPLY.clientBlocked;
       return dnsblReply(ip, await dnsbl.check(ip, facts.cid));
     },
 
     async observe(facts, event) {
       const ip = facts.clientIp;
       if (offenceKind(event) === null || ipFamily(ip) === null) return;
-      if (await clientAllowed(kv, allow, ip)) return;
+      if (clientAllowed(allow, await standings.read(null), ip)) return;
       await blocks.observe(ip, event, facts.cid);
     },
   };

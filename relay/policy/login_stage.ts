@@ -16,7 +16,8 @@
 
 import type { Resolver } from "../dns/resolver.ts";
 import { clientAllowed, parseAllowList } from "./allow_list.ts";
-import { createBlockTracker } from "./block_tracker.ts";
+import { blockActive, blockSubject } from "../../kv/blocks.ts";
+import { ClientStandingReader } from "../../kv/client_standing.ts";
 import { ipFamily, passesFilters } from "./ip_filter.ts";
 import type { PolicyDeps, PolicyStage } from "./stage.ts";
 
@@ -41,14 +42,15 @@ export async function resolveFilterHost(
 export function createLoginStage(deps: PolicyDeps): PolicyStage {
   const { kv, logger, now, resolver } = deps;
   const allow = parseAllowList(deps.config.policy.allow);
-  const blocks = createBlockTracker({ kv, logger, now, config: deps.config.blocks });
+  const standings = new ClientStandingReader(kv);
   return {
     name: "login",
     async checkLogin(facts, account) {
       const ip = facts.clientIp;
+      const standing = ipFamily(ip) === null ? null : await standings.read(blockSubject(ip));
       if (
-        ipFamily(ip) !== null && !await clientAllowed(kv, allow, ip) &&
-        await blocks.isBlocked(ip)
+        standing !== null && !clientAllowed(allow, standing, ip) &&
+        blockActive(standing.block, now())
       ) {
         logger.info("auth.blocked", { cid: facts.cid, client: ip, login: account.login });
         return "fail";

@@ -10,6 +10,8 @@
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
+const END_AT_LINE_START = new Uint8Array([DOT, CR, LF]);
+const END_MID_LINE = new Uint8Array([CR, LF, DOT, CR, LF]);
 
 /** Turns CRLF-normalised message content into DATA wire bytes, chunk by chunk. */
 export class DotStuffer {
@@ -48,13 +50,21 @@ export class DotStuffer {
     return wire;
   }
 
-  /** Returns the end-of-data bytes: a CRLF if the content lacked a final one, then ".\r\n". */
-  end(): Uint8Array {
+  /**
+   * Returns the end-of-data bytes: a CRLF if the content lacked a final one,
+   * then ".\r\n"; after `held` (wire bytes from push() not sent yet) when given,
+   * so the last chunk and the terminator go out in one write.
+   */
+  end(held: Uint8Array | null = null): Uint8Array {
     if (this.#ended) throw new TypeError("Cannot end data: end() was already called");
     this.#ended = true;
     // An empty message is sent as a lone ".\r\n", which the reader decodes as empty.
-    if (this.#empty || this.#atLineStart()) return new Uint8Array([DOT, CR, LF]);
-    return new Uint8Array([CR, LF, DOT, CR, LF]);
+    const tail = this.#empty || this.#atLineStart() ? END_AT_LINE_START : END_MID_LINE;
+    if (held === null || held.length === 0) return tail.slice();
+    const out = new Uint8Array(held.length + tail.length);
+    out.set(held);
+    out.set(tail, held.length);
+    return out;
   }
 
   #atLineStart(): boolean {

@@ -48,6 +48,19 @@ Deno.test("DotStuffer.end() adds a CRLF only when the content lacks one", () => 
   assert.equal(stuff(["abc\r\n"]), "abc\r\n.\r\n");
 });
 
+Deno.test("DotStuffer.end(held) appends the terminator to the held-back last chunk", () => {
+  const decoder = new TextDecoder();
+  const stuffer = new DotStuffer();
+  const wire = stuffer.push(bytes(".hidden\r\nlast line"));
+  assert.equal(decoder.decode(stuffer.end(wire)), "..hidden\r\nlast line\r\n.\r\n");
+  const atLineStart = new DotStuffer();
+  assert.equal(decoder.decode(atLineStart.end(atLineStart.push(bytes("x\r\n")))), "x\r\n.\r\n");
+  // The shared terminator constants are never handed out.
+  const empty = new DotStuffer();
+  empty.end()[0] = 0;
+  assert.equal(decoder.decode(new DotStuffer().end()), ".\r\n");
+});
+
 Deno.test("DotStuffer.end() sends a lone .CRLF for an empty message", () => {
   assert.equal(stuff([]), ".\r\n");
   assert.equal(stuff(["", ""]), ".\r\n");
