@@ -7,7 +7,7 @@
 
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
-import selfsigned from "selfsigned";
+import type selfsignedModule from "selfsigned";
 import type { CertificatePem } from "./tls.ts";
 
 /** Validity of a generated certificate, in days (10 years: it is self-signed, nobody rotates it). */
@@ -70,7 +70,7 @@ export async function loadOrCreateCertificate(
     return { ...stored, generated: false };
   }
   // Local names too, so `swaks --tls` or a test client on this host can verify it.
-  const pair = generateSelfSignedCertificate(options.hostname, {
+  const pair = await generateSelfSignedCertificate(options.hostname, {
     ipAddresses: ["localhost", "127.0.0.1", "::1"],
   });
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -86,10 +86,10 @@ export async function loadOrCreateCertificate(
  * that rustls (`Deno.connectTls` with `caCerts`) accepts: X.509 v3, SHA-256,
  * CA:FALSE, serverAuth, and the name in the subjectAltName (RFC 6125 §6.4.4).
  */
-export function generateSelfSignedCertificate(
+export async function generateSelfSignedCertificate(
   hostname: string,
   options: SelfSignedOptions = {},
-): CertificatePem {
+): Promise<CertificatePem> {
   const names = [hostname, ...(options.ipAddresses ?? [])];
   const altNames = [...new Set(names)].map((name) =>
     isIP(name) ? { type: 7, ip: name } : { type: 2, value: name }
@@ -123,6 +123,9 @@ export function generateSelfSignedCertificate(
       { name: "subjectKeyIdentifier" },
     ],
   };
+  // Loaded only when a certificate is made: node-forge under it costs ~6 MiB
+  // of resident memory that a relay with its certificate never needs (issue #9).
+  const { default: selfsigned } = await import("selfsigned");
   const pems = selfsigned.generate(
     [{ name: "commonName", value: commonName }],
     generateOptions,
@@ -131,7 +134,7 @@ export function generateSelfSignedCertificate(
 }
 
 /** selfsigned 2.4.1 reads `keyPair` (index.js) but leaves it out of its typings. */
-type GenerateOptions = NonNullable<Parameters<typeof selfsigned.generate>[1]> & {
+type GenerateOptions = NonNullable<Parameters<typeof selfsignedModule.generate>[1]> & {
   keyPair: { privateKey: string; publicKey: string };
 };
 

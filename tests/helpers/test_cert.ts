@@ -1,6 +1,6 @@
 /**
  * The test certificate: self-signed for "localhost", 127.0.0.1 and ::1, made
- * by the relay's own generator once per test process, so that
+ * by the relay's own generator once per test process (when this module loads), so that
  * `Deno.startTls({ hostname: "127.0.0.1", caCerts: [cert] })` verifies it.
  *
  * @module
@@ -9,12 +9,12 @@
 import { generateSelfSignedCertificate } from "../../relay/net/certificate.ts";
 import type { CertificatePem } from "../../relay/net/tls.ts";
 
-let cached: CertificatePem | null = null;
+// Made when the module loads (the generator loads its library on demand).
+const certificate: CertificatePem = await generateSelfSignedCertificate("localhost", {
+  ipAddresses: ["127.0.0.1", "::1"],
+});
 
-/** Returns the process-wide test certificate and key (PEM), generating them on first use. */
+/** Returns the process-wide test certificate and key (PEM). */
 export function testCertificate(): CertificatePem {
-  cached ??= generateSelfSignedCertificate("localhost", {
-    ipAddresses: ["127.0.0.1", "::1"],
-  });
-  return cached;
+  return certificate;
 }

@@ -68,7 +68,7 @@ Deno.test("loadOrCreateCertificate() issues for an IP address hostname", async (
 
 Deno.test("loadOrCreateCertificate() reads configured files as they are", async () => {
   await withTempDir(async (dir) => {
-    const pair = generateSelfSignedCertificate("configured.example");
+    const pair = await generateSelfSignedCertificate("configured.example");
     await Deno.writeTextFile(`${dir}/relay.pem`, pair.cert);
     await Deno.writeTextFile(`${dir}/relay.key`, pair.key);
     const loaded = await loadOrCreateCertificate({
@@ -84,7 +84,7 @@ Deno.test("loadOrCreateCertificate() reads configured files as they are", async 
 
 Deno.test("loadOrCreateCertificate() names the file it cannot read", async () => {
   await withTempDir(async (dir) => {
-    const pair = generateSelfSignedCertificate("configured.example");
+    const pair = await generateSelfSignedCertificate("configured.example");
     await Deno.writeTextFile(`${dir}/relay.pem`, pair.cert);
     await Deno.writeTextFile(`${dir}/garbage.key`, "hello");
     const base = { dataDir: dir, hostname: "x.example" };

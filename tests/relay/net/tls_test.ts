@@ -29,8 +29,8 @@ Deno.test("createSecureContext() rejects a certificate that is not PEM", () => {
   );
 });
 
-Deno.test("createSecureContext() rejects a key that does not match the certificate", () => {
-  const other = generateSelfSignedCertificate("other.test");
+Deno.test("createSecureContext() rejects a key that does not match the certificate", async () => {
+  const other = await generateSelfSignedCertificate("other.test");
   assert.throws(
     () => createSecureContext({ cert: testCertificate().cert, key: other.key }),
     (error: Error) =>
