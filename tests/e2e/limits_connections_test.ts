@@ -7,6 +7,31 @@ import { TestSmtpClient } from "../helpers/smtp_client.ts";
 
 const PLAIN_LISTENER = `[[listen]]\nport = 0\naddress = "127.0.0.1"\ntls = "none"\n`;
 
+Deno.test("relay ends a session idle past idle_timeout with 421, however many commands came before", async () => {
+  await using relay = await RelayProcess.start({
+    listeners: `[[listen]]\nport = 0\naddress = "127.0.0.1"\ntls = "none"\ngreet_pause = "100ms"\n`,
+    extra: `[smtp]\nidle_timeout = "1s"\n`,
+  });
+  const c = await TestSmtpClient.connect(relay.ports[0]);
+  try {
+    assert.equal((await c.reply()).code, 220);
+    // Each command restarts the count: 5 x 400 ms of activity outlasts one timeout.
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await c.command(i === 0 ? "EHLO client.test" : "NOOP")).code, 250);
+    }
+    const started = performance.now();
+    const r = await c.reply();
+    const waited = performance.now() - started;
+    assert.equal(r.code, 421);
+    assert.match(r.text, /timeout/i);
+    assert.ok(waited > 800 && waited < 5_000, `timed out after ${waited.toFixed(0)} ms`);
+    await c.readToEof();
+  } finally {
+    await c.close();
+  }
+});
+
 Deno.test("relay refuses connections over the per-IP limit with 421", async () => {
   await using relay = await RelayProcess.start({
     listeners: PLAIN_LISTENER,
