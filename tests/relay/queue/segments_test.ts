@@ -31,7 +31,7 @@ async function segmentFiles(dir: string): Promise<string[]> {
 
 Deno.test("SegmentStore.append() stores a batch in one segment at exact ranges", async () => {
   await withDir(async (dir) => {
-    const store = new SegmentStore(dir);
+    using store = new SegmentStore(dir);
     const first = await store.append([encoder.encode("one\r\n"), encoder.encode("second\r\n")]);
     const second = await store.append([encoder.encode("third body\r\n")]);
     assert.deepEqual(first.map((r) => [r.offset, r.length]), [[0, 5], [5, 8]]);
@@ -47,7 +47,7 @@ Deno.test("SegmentStore.append() stores a batch in one segment at exact ranges",
 
 Deno.test("SegmentStore.read() streams a range larger than one read and rejects a short file", async () => {
   await withDir(async (dir) => {
-    const store = new SegmentStore(dir, { recentBytes: 0 });
+    using store = new SegmentStore(dir, { recentBytes: 0 });
     const big = new Uint8Array(600 * 1024).map((_, i) => i % 251);
     const [, range] = await store.append([encoder.encode("head"), big]);
     const parts: Uint8Array[] = [];
@@ -63,7 +63,7 @@ Deno.test("SegmentStore.read() streams a range larger than one read and rejects 
 
 Deno.test("SegmentStore serves the first read of a just-written body from memory, later reads from disk", async () => {
   await withDir(async (dir) => {
-    const store = new SegmentStore(dir, { recentBytes: 16 });
+    using store = new SegmentStore(dir, { recentBytes: 16 });
     const [a, b] = await store.append([encoder.encode("aaaaaaaaaa"), encoder.encode("bbbbbbbbbb")]);
     const [c] = await store.append([encoder.encode("cc")]);
     // Empty the file: only what is kept in memory can still be read.
@@ -77,7 +77,7 @@ Deno.test("SegmentStore serves the first read of a just-written body from memory
 
 Deno.test("SegmentStore rotates past its size and deletes a closed segment at zero references", async () => {
   await withDir(async (dir) => {
-    const store = new SegmentStore(dir, { maxSegmentBytes: 10 });
+    using store = new SegmentStore(dir, { maxSegmentBytes: 10 });
     const [a] = await store.append([encoder.encode("aaaaaaaa")]);
     store.pin(a.spool, 2);
     const [b] = await store.append([encoder.encode("bbbbbbbb")]);
@@ -123,7 +123,7 @@ Deno.test("SegmentStore.recount() keeps referenced leftovers and deletes the oth
 
 Deno.test("SegmentStore.recount() never touches the segment being appended to", async () => {
   await withDir(async (dir) => {
-    const store = new SegmentStore(dir, { maxSegmentBytes: 8 });
+    using store = new SegmentStore(dir, { maxSegmentBytes: 8 });
     const [old] = await store.append([encoder.encode("old body")]);
     store.pin(old.spool, 1);
     const [open] = await store.append([encoder.encode("new body")]);
@@ -140,7 +140,7 @@ Deno.test("SegmentStore.append() fails without a directory and starts a fresh se
   await withDir(async (dir) => {
     const spool = `${dir}/spool`;
     await Deno.writeTextFile(spool, "not a directory");
-    const store = new SegmentStore(spool);
+    using store = new SegmentStore(spool);
     await assert.rejects(store.append([encoder.encode("x")]));
     assert.equal(store.current, null);
     await Deno.remove(spool);
@@ -153,7 +153,7 @@ Deno.test("SegmentStore.append() fails without a directory and starts a fresh se
 
 Deno.test("SegmentStore.recount() never lowers a count it keeps, but frees a segment KV no longer names", async () => {
   await withDir(async (dir) => {
-    const store = new SegmentStore(dir, { maxSegmentBytes: 4 });
+    using store = new SegmentStore(dir, { maxSegmentBytes: 4 });
     const [a] = await store.append([encoder.encode("aaaa")]);
     store.pin(a.spool, 3);
     const [b] = await store.append([encoder.encode("bbbb")]);
@@ -168,5 +168,18 @@ Deno.test("SegmentStore.recount() never lowers a count it keeps, but frees a seg
     assert.ok(await Deno.stat(`${dir}/${a.spool}`));
     // A later sweep, once KV names it no more, frees it.
     assert.deepEqual(await store.recount(() => Promise.resolve(new Map())), [a.spool]);
+  });
+});
+
+Deno.test("SegmentStore appends at the end whether its descriptor was kept or closed by idle()", async () => {
+  await withDir(async (dir) => {
+    using store = new SegmentStore(dir, { recentBytes: 0 });
+    const [a] = await store.append([encoder.encode("kept open ")]);
+    const [b] = await store.append([encoder.encode("then ")]);
+    store.idle();
+    const [c] = await store.append([encoder.encode("reopened")]);
+    assert.deepEqual([a.offset, b.offset, c.offset], [0, 10, 15]);
+    assert.equal(await Deno.readTextFile(`${dir}/${a.spool}`), "kept open then reopened");
+    assert.equal(await readAll(store, c), "reopened");
   });
 });
