@@ -170,6 +170,7 @@ async function serve(
     clearInterval(segmentSweep);
     await server.close(10_000);
     await runner.stop();
+    spool.segments.closeFile();
     await connections.close();
     await admin.shutdown();
     await activity.close();

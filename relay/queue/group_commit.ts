@@ -86,8 +86,6 @@ export class GroupCommitter {
       while (this.#waiting.length > 0) await this.#store(this.#take());
     } finally {
       this.#running = false;
-      // Nothing waits: let the segment's descriptor go until the next batch.
-      this.#options.store.idle();
     }
   }
 

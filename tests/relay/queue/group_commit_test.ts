@@ -65,6 +65,7 @@ async function harness(options: { maxMessages?: number; maxBytes?: number; dir?:
     batches,
     committer,
     async [Symbol.asyncDispose]() {
+      store.closeFile();
       try {
         kv.close();
       } catch { /* a test closed it */ }

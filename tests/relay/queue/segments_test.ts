@@ -171,12 +171,12 @@ Deno.test("SegmentStore.recount() never lowers a count it keeps, but frees a seg
   });
 });
 
-Deno.test("SegmentStore appends at the end whether its descriptor was kept or closed by idle()", async () => {
+Deno.test("SegmentStore appends at the end whether its descriptor was kept or closed by closeFile()", async () => {
   await withDir(async (dir) => {
     using store = new SegmentStore(dir, { recentBytes: 0 });
     const [a] = await store.append([encoder.encode("kept open ")]);
     const [b] = await store.append([encoder.encode("then ")]);
-    store.idle();
+    store.closeFile();
     const [c] = await store.append([encoder.encode("reopened")]);
     assert.deepEqual([a.offset, b.offset, c.offset], [0, 10, 15]);
     assert.equal(await Deno.readTextFile(`${dir}/${a.spool}`), "kept open then reopened");
