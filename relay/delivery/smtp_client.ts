@@ -70,6 +70,8 @@ export interface ClientOptions {
 
 /** Slice size for a body given as one array, so dot-stuffing never copies it whole. */
 const BODY_SLICE = 64 * 1024;
+/** Largest last body chunk sent in one write with the end-of-data bytes. */
+const MERGE_LAST_CHUNK = 16 * 1024;
 
 const VERB_STAGE: Record<string, ClientStage> = {
   EHLO: "ehlo",
@@ -238,6 +240,11 @@ export class SmtpClient {
         `Cannot send message body to "${peerName(this.#options)}": ${messageOf(error)}`,
         { stage: "data", cause: error },
       );
+    }
+    // A large last chunk goes alone: copying it to save one write costs more.
+    if (held !== null && held.length > MERGE_LAST_CHUNK) {
+      await guard(io, this.#options, "data", io.write(held, commandTimeoutMs));
+      held = null;
     }
     await guard(io, this.#options, "data", io.write(stuffer.end(held), commandTimeoutMs));
     return await guard(io, this.#options, "data", io.readReply(dataTimeoutMs));

@@ -432,12 +432,17 @@ Deno.test("sendTransaction() dot-stuffs the body so lines starting with a dot ar
         }
       });
       assert.equal(second.error, null);
+      // One array sent in 64 KiB slices: its last slice (21,952 octets) is
+      // written apart from the end-of-data bytes, the small ones above with them.
+      const third = await sendTransaction(client, envelope(["a@sink.test"]), body(big));
+      assert.equal(third.error, null);
     } finally {
       await client.quit();
     }
-    const [one, two] = await sink.waitForMessages(2);
+    const [one, two, three] = await sink.waitForMessages(3);
     assert.equal(one.data, text);
     assert.equal(two.data, big);
+    assert.equal(three.data, big);
   } finally {
     await sink.close();
   }
