@@ -87,6 +87,8 @@ export class QueueRunner {
   #expected = new Set<string>();
   /** Issue #9: entries just committed here, with their versionstamp, not read back from KV. */
   #ready = new Map<string, VersionedEntry>();
+  /** Starts workers for new hand-overs while a {@linkcode runDue} is running. */
+  #spawn: (() => void) | null = null;
   /** Issue #9: attempts that finish while one settle commit runs share the next commit. */
   #settler: Batcher<Settlement, boolean | Error>;
 
@@ -110,6 +112,9 @@ export class QueueRunner {
     );
     let next = 0;
     let done = 0;
+    let active = 0;
+    let over = false;
+    const { promise: drained, resolve } = Promise.withResolvers<void>();
     const worker = async () => {
       while (true) {
         const fresh = this.#takeReady();
@@ -119,8 +124,28 @@ export class QueueRunner {
         done++;
       }
     };
-    const workers = Math.min(concurrency, todo.length + this.#ready.size);
-    await Promise.all(Array.from({ length: workers }, worker));
+    // Workers for what waits now, and more (up to `concurrency`) as entries are
+    // handed over during the run: hand-overs keep coming while mail arrives.
+    const spawn = () => {
+      if (over) return;
+      const want = Math.min(concurrency - active, todo.length - next + this.#ready.size);
+      for (let i = 0; i < want; i++) {
+        active++;
+        void worker().finally(() => {
+          if (--active > 0) return;
+          over = true;
+          resolve();
+        });
+      }
+    };
+    spawn();
+    if (active === 0) return 0;
+    this.#spawn = spawn;
+    try {
+      await drained;
+    } finally {
+      if (this.#spawn === spawn) this.#spawn = null;
+    }
     return done;
   }
 
@@ -147,6 +172,7 @@ export class QueueRunner {
       if (entry.node !== this.#deps.node) continue;
       this.#ready.set(entry.id, { entry, versionstamp: committed.versionstamp });
     }
+    this.#spawn?.();
     this.wake();
   }
 

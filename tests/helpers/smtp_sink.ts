@@ -104,6 +104,9 @@ export async function startSmtpSink(
 
   const server = net.createServer((raw) => {
     connections++;
+    // Replies to a pipelined group are separate writes: without no-delay, Nagle
+    // holds the later ones for the client's delayed ACK (~40 ms per transaction).
+    raw.setNoDelay(true);
     sockets.add(raw);
     closed.add(new Promise((resolve) => raw.once("close", () => resolve())));
     raw.on("close", () => sockets.delete(raw));

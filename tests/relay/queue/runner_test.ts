@@ -395,3 +395,31 @@ Deno.test("QueueRunner leaves an id alone while its commit runs; with an unknown
   assert.equal(reads.count, 1, "read back from KV, as after a restart");
   assert.deepEqual(await listQueue(h.kv), []);
 });
+
+Deno.test("QueueRunner adds workers for entries handed over while a run is going", async () => {
+  // Transactions open at once, seen by the sink: MAIL opens one, the reply to the data ends it.
+  let open = 0;
+  let most = 0;
+  await using h = await harness({
+    // A slow greeting keeps the first delivery busy while more mail is committed.
+    greetingDelayMs: 300,
+    mailReply: () => {
+      most = Math.max(most, ++open);
+      return null;
+    },
+    dataReply: () => {
+      open--;
+      return null;
+    },
+  }, { handoff: true });
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  const run = h.runner.runDue();
+  for (const rcpt of ["b", "c", "d", "e"]) {
+    await h.submit({ from: "user@example.net", to: [`${rcpt}@far.example`] });
+  }
+  assert.equal(await run, 5, "one run delivers what was handed over during it");
+  assert.equal(h.sink.messages.length, 5);
+  // Two at a time (per_destination = 2), not one worker for the whole run.
+  assert.equal(most, 2);
+  assert.deepEqual(await listQueue(h.kv), []);
+});
