@@ -74,6 +74,21 @@ const encoder = new TextEncoder();
 /** Most handed-over entries held in memory; past this the schedule listing finds them. */
 export const READY_MAX = 1000;
 
+/**
+ * A hand-over older than this (by the runner's clock) is read back from KV
+ * before its attempt: the admin page or the CLI may have deleted, retried or
+ * bounced it while it waited.
+ */
+export const HANDOVER_FRESH_MS = 1000;
+
+/** An entry handed over by the sink, and when (the runner's clock). */
+interface Handover {
+  read: VersionedEntry;
+  at: number;
+}
+
+function ignore(): void {}
+
 /** Delivers the queue of one node. */
 export class QueueRunner {
   #deps: RunnerDeps;
@@ -85,8 +100,8 @@ export class QueueRunner {
   #loop: Promise<void> | null = null;
   /** Issue #9: ids whose commit is in progress in this process (see {@linkcode expect}). */
   #expected = new Set<string>();
-  /** Issue #9: entries just committed here, with their versionstamp, not read back from KV. */
-  #ready = new Map<string, VersionedEntry>();
+  /** Issue #9: entries just committed here, with their versionstamp and when they came. */
+  #ready = new Map<string, Handover>();
   /** Starts workers for new hand-overs while a {@linkcode runDue} is running. */
   #spawn: (() => void) | null = null;
   /** Issue #9: attempts that finish while one settle commit runs share the next commit. */
@@ -114,13 +129,21 @@ export class QueueRunner {
     let done = 0;
     let active = 0;
     let over = false;
+    // Hand-overs one run takes before it ends, so that the next run lists the
+    // schedule again (retries and bounces that fell due) even while mail keeps coming.
+    const budget = concurrency * 4;
+    let handovers = 0;
     const { promise: drained, resolve } = Promise.withResolvers<void>();
     const worker = async () => {
-      while (true) {
-        const fresh = this.#takeReady();
-        if (fresh !== null) await this.#process(fresh.entry.id, fresh);
-        else if (next < todo.length) await this.#process(todo[next++]);
-        else break;
+      // Listed entries (older) first, then hand-overs; nothing new once stopping.
+      while (!this.#stopped) {
+        if (next < todo.length) await this.#process(todo[next++]);
+        else {
+          const handed = handovers < budget ? this.#takeReady() : null;
+          if (handed === null) break;
+          handovers++;
+          await this.#process(handed.read.entry.id, handed);
+        }
         done++;
       }
     };
@@ -128,10 +151,12 @@ export class QueueRunner {
     // handed over during the run: hand-overs keep coming while mail arrives.
     const spawn = () => {
       if (over) return;
-      const want = Math.min(concurrency - active, todo.length - next + this.#ready.size);
+      const waiting = todo.length - next + Math.min(this.#ready.size, budget - handovers);
+      const want = Math.min(concurrency - active, waiting);
       for (let i = 0; i < want; i++) {
         active++;
-        void worker().finally(() => {
+        // #process logs its own errors; nothing else in a worker can throw.
+        void worker().catch(ignore).finally(() => {
           if (--active > 0) return;
           over = true;
           resolve();
@@ -170,16 +195,19 @@ export class QueueRunner {
     for (const entry of committed.entries) {
       if (this.#ready.size >= READY_MAX) break;
       if (entry.node !== this.#deps.node) continue;
-      this.#ready.set(entry.id, { entry, versionstamp: committed.versionstamp });
+      this.#ready.set(entry.id, {
+        read: { entry, versionstamp: committed.versionstamp },
+        at: this.#deps.now(),
+      });
     }
     this.#spawn?.();
     this.wake();
   }
 
-  #takeReady(): VersionedEntry | null {
-    for (const [id, read] of this.#ready) {
+  #takeReady(): Handover | null {
+    for (const [id, handed] of this.#ready) {
       this.#ready.delete(id);
-      return read;
+      return handed;
     }
     return null;
   }
@@ -209,7 +237,7 @@ export class QueueRunner {
     this.#wake?.();
   }
 
-  /** Stops the loop after the attempts in flight are recorded. */
+  /** Stops the loop after the attempts in flight are recorded (no new attempt starts). */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#wake?.();
@@ -231,15 +259,17 @@ export class QueueRunner {
     });
   }
 
-  /** One attempt at `id`, from the entry handed over (`fresh`) or read now. */
-  async #process(id: string, fresh: VersionedEntry | null = null): Promise<void> {
+  /** One attempt at `id`, from the entry handed over (if still fresh) or read now. */
+  async #process(id: string, fresh: Handover | null = null): Promise<void> {
     // Listed while it was handed over (or listed twice): one attempt at a time.
     if (this.#inFlight.has(id)) return;
     const handed = fresh ?? this.#ready.get(id) ?? null;
     this.#ready.delete(id);
     this.#inFlight.add(id);
     try {
-      const read = handed ?? await readEntry(this.#deps.kv, id);
+      const read = handed !== null && this.#deps.now() - handed.at < HANDOVER_FRESH_MS
+        ? handed.read
+        : await readEntry(this.#deps.kv, id);
       if (read === null || read.entry.node !== this.#deps.node) return;
       if (read.entry.nextAttemptAt > this.#deps.now()) return;
       await this.#attempt(read);
