@@ -41,6 +41,18 @@ export interface DomainInput extends DomainPatch {
   name: string;
 }
 
+/**
+ * Bumped by every domain write in this process, so that a {@linkcode DomainCache}
+ * here never serves a record older than a change this process made (the
+ * admin page runs in the server's process).
+ */
+let localWrites = 0;
+
+/** Counts a local write when the writing function returns or throws. */
+function bumpOnExit(): Disposable {
+  return { [Symbol.dispose]: () => void localWrites++ };
+}
+
 /** Add a hosted domain; throws ConflictError when it exists, RangeError/TypeError on bad input. */
 export async function addDomain(
   kv: Deno.Kv,
@@ -63,10 +75,10 @@ export async function addDomain(
     options.greylistDefaults,
   );
   const key = domainKey(name);
+  using _ = bumpOnExit();
   const commit = await retryLocked(() =>
     kv.atomic().check({ key, versionstamp: null }).set(key, record).commit()
   );
-  localWrites++;
   if (!commit.ok) {
     throw new ConflictError(`Cannot add domain "${name}": already exists`);
   }
@@ -80,18 +92,6 @@ export async function getDomain(
 ): Promise<DomainRecord | null> {
   const key = domainKey(name.toLowerCase());
   return (await retryLocked(() => kv.get<DomainRecord>(key))).value;
-}
-
-/**
- * Bumped by every domain write in this process, so that a {@linkcode DomainCache}
- * here never serves a record older than a change this process made (the
- * admin page runs in the server's process).
- */
-let localWrites = 0;
-
-/** Counts a local write when the writing function returns or throws. */
-function bumpOnExit(): Disposable {
-  return { [Symbol.dispose]: () => void localWrites++ };
 }
 
 /** Options of {@linkcode DomainCache}. */

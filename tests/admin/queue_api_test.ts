@@ -1,14 +1,13 @@
 /** Queue routes: filters, envelope and headers, and retry / delete / bounce changing KV. */
 
 import assert from "node:assert/strict";
-import { commitQueueEntries, getQueueEntry, newQueueId, type QueueEntry } from "../../kv/queue.ts";
+import { commitQueueEntries, getQueueEntry, type QueueEntry } from "../../kv/queue.ts";
 import { dueEntries } from "../../kv/schedule.ts";
 import { adminHarness } from "./harness.ts";
+import { fileQueueEntry } from "../helpers/queue_entry.ts";
 
 function entry(now: number, overrides: Partial<QueueEntry> = {}): QueueEntry {
-  const id = newQueueId(now);
-  return {
-    id,
+  return fileQueueEntry({
     from: "alice@example.org",
     recipients: [{
       address: "bob@example.net",
@@ -17,23 +16,16 @@ function entry(now: number, overrides: Partial<QueueEntry> = {}): QueueEntry {
       status: "pending",
       lastReply: null,
     }],
-    ret: null,
-    envid: null,
-    body: null,
-    smtputf8: false,
     size: 1234,
     account: "alice@example.org",
     clientIp: "192.0.2.10",
     helo: "client.example",
     tls: true,
     node: "relay.test",
-    spool: `${id}.eml`,
-    receivedAt: now,
     attempts: 1,
     nextAttemptAt: now + 3_600_000,
-    kind: "original",
     ...overrides,
-  };
+  }, now);
 }
 
 async function seed(kv: Deno.Kv, now: number): Promise<QueueEntry[]> {

@@ -8,45 +8,12 @@ import {
   commitQueueBatch,
   commitQueueEntries,
   listQueue,
-  newQueueId,
   packGroups,
-  type QueueEntry,
   segmentReferences,
 } from "../../kv/queue.ts";
+import { queueEntry } from "../helpers/queue_entry.ts";
 
-const NOW = 1_700_000_000_000;
-
-function entry(overrides: Partial<QueueEntry> = {}): QueueEntry {
-  return {
-    id: newQueueId(NOW),
-    from: "sender@example.com",
-    recipients: [{
-      address: "rcpt@example.org",
-      notify: null,
-      orcpt: null,
-      status: "pending",
-      lastReply: null,
-    }],
-    ret: null,
-    envid: null,
-    body: null,
-    smtputf8: false,
-    size: 100,
-    account: null,
-    clientIp: "192.0.2.7",
-    helo: "client.example.com",
-    tls: false,
-    node: "relay-1",
-    spool: "seg-a.seg",
-    offset: 0,
-    length: 100,
-    receivedAt: NOW,
-    attempts: 0,
-    nextAttemptAt: NOW,
-    kind: "original",
-    ...overrides,
-  };
-}
+const entry = queueEntry;
 
 Deno.test("packGroups() keeps each commit within 100 checks and the size budget, in order", () => {
   const groups = Array.from({ length: 256 }, () => [entry()]);

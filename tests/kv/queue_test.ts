@@ -8,35 +8,17 @@ import {
   newQueueId,
   type QueueEntry,
 } from "../../kv/queue.ts";
+import { fileQueueEntry } from "../helpers/queue_entry.ts";
 
 function entry(id: string, overrides: Partial<QueueEntry> = {}): QueueEntry {
-  return {
+  return fileQueueEntry({
     id,
-    from: "sender@example.com",
-    recipients: [{
-      address: "rcpt@example.org",
-      notify: null,
-      orcpt: null,
-      status: "pending",
-      lastReply: null,
-    }],
-    ret: null,
-    envid: null,
     body: "8BITMIME",
-    smtputf8: false,
     size: 1234,
     account: "sender@example.com",
-    clientIp: "192.0.2.7",
-    helo: "client.example.com",
     tls: true,
-    node: "relay-1",
-    spool: `${id}.eml`,
-    receivedAt: 1_700_000_000_000,
-    attempts: 0,
-    nextAttemptAt: 1_700_000_000_000,
-    kind: "original",
     ...overrides,
-  };
+  });
 }
 
 Deno.test("newQueueId() makes 15 characters of [0-9A-Z] that sort by time", () => {

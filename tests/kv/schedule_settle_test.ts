@@ -4,7 +4,7 @@
  * changed meanwhile.
  */
 import assert from "node:assert/strict";
-import { commitQueueEntries, getQueueEntry, newQueueId, type QueueEntry } from "../../kv/queue.ts";
+import { commitQueueEntries, getQueueEntry } from "../../kv/queue.ts";
 import {
   countScheduled,
   packSettlements,
@@ -13,40 +13,10 @@ import {
   type Settlement,
   type VersionedEntry,
 } from "../../kv/schedule.ts";
+import { ENTRY_TIME, queueEntry } from "../helpers/queue_entry.ts";
 
-const NOW = 1_700_000_000_000;
-
-function entry(overrides: Partial<QueueEntry> = {}): QueueEntry {
-  return {
-    id: newQueueId(NOW),
-    from: "sender@example.com",
-    recipients: [{
-      address: "rcpt@example.org",
-      notify: null,
-      orcpt: null,
-      status: "pending",
-      lastReply: null,
-    }],
-    ret: null,
-    envid: null,
-    body: null,
-    smtputf8: false,
-    size: 100,
-    account: null,
-    clientIp: "192.0.2.7",
-    helo: "client.example.com",
-    tls: false,
-    node: "relay-1",
-    spool: "seg-a.seg",
-    offset: 0,
-    length: 100,
-    receivedAt: NOW,
-    attempts: 0,
-    nextAttemptAt: NOW,
-    kind: "original",
-    ...overrides,
-  };
-}
+const NOW = ENTRY_TIME;
+const entry = queueEntry;
 
 async function queued(kv: Deno.Kv, n: number): Promise<VersionedEntry[]> {
   const out: VersionedEntry[] = [];

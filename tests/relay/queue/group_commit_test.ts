@@ -8,42 +8,17 @@ import {
   commitQueueBatch,
   commitQueueEntries,
   listQueue,
-  newQueueId,
   type QueueEntry,
 } from "../../../kv/queue.ts";
+import { queueEntry } from "../../helpers/queue_entry.ts";
 import { type BatchStats, GroupCommitter } from "../../../relay/queue/group_commit.ts";
 import { SegmentStore } from "../../../relay/queue/segments.ts";
 
 const NOW = 1_800_000_000_000;
 
+/** An entry as the sink builds it: the committer fills in where its body lies. */
 function entry(overrides: Partial<QueueEntry> = {}): QueueEntry {
-  return {
-    id: newQueueId(NOW),
-    from: "sender@example.net",
-    recipients: [{
-      address: "rcpt@example.org",
-      notify: null,
-      orcpt: null,
-      status: "pending",
-      lastReply: null,
-    }],
-    ret: null,
-    envid: null,
-    body: null,
-    smtputf8: false,
-    size: 0,
-    account: null,
-    clientIp: "192.0.2.1",
-    helo: "client.test",
-    tls: false,
-    node: "node-a",
-    spool: "",
-    receivedAt: NOW,
-    attempts: 0,
-    nextAttemptAt: NOW,
-    kind: "original",
-    ...overrides,
-  };
+  return queueEntry({ node: "node-a", size: 0, spool: "", ...overrides }, NOW);
 }
 
 async function harness(options: { maxMessages?: number; maxBytes?: number; dir?: string } = {}) {
