@@ -8,6 +8,7 @@
 
 import net from "node:net";
 import type tls from "node:tls";
+import { readIntoSharedBuffer } from "./read_buffers.ts";
 import { acceptTls } from "./tls.ts";
 import { socketTransport, type Transport } from "./transport.ts";
 
@@ -66,6 +67,8 @@ export function startListener(options: ListenerOptions): Promise<Listener> {
   }
   const report = options.onError ?? (() => {});
   const server = net.createServer();
+  // An implicit TLS socket is handed to TLS at once and never read here.
+  if (mode !== "implicit") readIntoSharedBuffer(server);
   let boundPort = port;
   server.on("connection", (socket: net.Socket) => {
     socket.on("error", () => {});

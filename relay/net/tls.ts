@@ -11,6 +11,7 @@
 import type net from "node:net";
 import tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { serverTlsSocket } from "./read_buffers.ts";
 
 /** How long a client may take to finish the TLS handshake, in milliseconds. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -81,10 +82,7 @@ export function acceptTls(
   const timeoutMs = options.timeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
   // Stop the plain stream before the TLS layer takes over its bytes.
   socket.pause();
-  const secure = new tls.TLSSocket(socket, {
-    isServer: true,
-    secureContext: context,
-  });
+  const secure = serverTlsSocket(socket, context);
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (error: Error) => {

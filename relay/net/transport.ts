@@ -7,6 +7,7 @@
 
 import type net from "node:net";
 import type tls from "node:tls";
+import { receiveFrom, releaseChunk } from "./read_buffers.ts";
 import { acceptTls, describeTls, type TlsInfo } from "./tls.ts";
 
 /** Unread bytes above which the socket stops reading from the kernel. */
@@ -17,7 +18,11 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** One SMTP connection as the session loop sees it. */
 export interface Transport {
-  /** Next chunk of bytes; `null` at end of stream, after close() and after a socket error. */
+  /**
+   * Next chunk of bytes; `null` at end of stream, after close() and after a
+   * socket error. A chunk stays valid until the next read(), which may reuse
+   * its memory: keep a copy of bytes needed longer.
+   */
   read(): Promise<Uint8Array | null>;
   /** Writes bytes; resolves once they are handed to the kernel, rejects with `BrokenPipe` once closed. */
   write(data: Uint8Array | string): Promise<void>;
@@ -84,6 +89,8 @@ class NodeSocketTransport implements SocketTransport {
   #tls: TlsInfo | null = null;
   #queue: Uint8Array[] = [];
   #queued = 0;
+  /** The chunk the last read() returned; given back to the read pool by the next read(). */
+  #lent: Uint8Array | null = null;
   #paused = false;
   #ended = false;
   #closed = false;
@@ -117,6 +124,10 @@ class NodeSocketTransport implements SocketTransport {
   }
 
   read(): Promise<Uint8Array | null> {
+    if (this.#lent !== null) {
+      releaseChunk(this.#lent);
+      this.#lent = null;
+    }
     const chunk = this.#queue.shift();
     if (chunk !== undefined) {
       this.#queued -= chunk.byteLength;
@@ -124,6 +135,7 @@ class NodeSocketTransport implements SocketTransport {
         this.#paused = false;
         this.#socket.resume();
       }
+      this.#lent = chunk;
       return Promise.resolve(chunk);
     }
     if (this.#ended || this.#closed) return Promise.resolve(null);
@@ -176,8 +188,7 @@ class NodeSocketTransport implements SocketTransport {
     this.#detach(raw);
     // RFC 3207 §4: anything the client sent after STARTTLS and before the
     // handshake must be discarded, never executed as a command.
-    this.#queue = [];
-    this.#queued = 0;
+    this.#dropQueue();
     this.#paused = false;
     this.#upgrading = true;
     let secure: tls.TLSSocket;
@@ -205,8 +216,7 @@ class NodeSocketTransport implements SocketTransport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
-    this.#queued = 0;
+    this.#dropQueue();
     this.#wakeReaders();
     for (const fail of [...this.#writeFailures]) fail(closedError());
     const socket = this.#socket;
@@ -227,15 +237,23 @@ class NodeSocketTransport implements SocketTransport {
     socket.end(destroy);
   }
 
+  /** Forgets unread bytes; no reader ever saw them, so pooled chunks go back. */
+  #dropQueue(): void {
+    for (const chunk of this.#queue) releaseChunk(chunk);
+    this.#queue = [];
+    this.#queued = 0;
+  }
+
   #attach(socket: net.Socket): void {
     socket.setNoDelay(true);
-    socket.on("data", this.#onData);
+    if (!receiveFrom(socket, this.#onData)) socket.on("data", this.#onData);
     socket.on("end", this.#onEnd);
     socket.on("error", this.#onEnd);
     socket.on("close", this.#onEnd);
   }
 
   #detach(socket: net.Socket): void {
+    receiveFrom(socket, null);
     socket.removeListener("data", this.#onData);
     socket.removeListener("end", this.#onEnd);
     socket.removeListener("error", this.#onEnd);
@@ -243,10 +261,13 @@ class NodeSocketTransport implements SocketTransport {
   }
 
   #onData = (data: Uint8Array): void => {
-    if (this.#closed) return;
+    if (this.#closed) return releaseChunk(data);
     const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const reader = this.#readers.shift();
-    if (reader) return reader(chunk);
+    if (reader) {
+      this.#lent = chunk;
+      return reader(chunk);
+    }
     this.#queue.push(chunk);
     this.#queued += chunk.byteLength;
     if (!this.#paused && this.#queued > this.#highWaterMark) {
