@@ -32,6 +32,13 @@ export interface TlsInfo {
 export interface AcceptTlsOptions {
   /** Give up on a handshake that takes longer than this (milliseconds). */
   timeoutMs?: number;
+  /**
+   * Called with the TLS socket the moment the handshake completes, to add
+   * "data" and "end" listeners before a byte can be buffered: Deno's
+   * node:tls never emits "end" for a stream whose first bytes were buffered
+   * before a "data" listener came, so a peer's close would go unnoticed.
+   */
+  onSecure?: (secure: tls.TLSSocket) => void;
 }
 
 /** Builds the server's TLS context (TLS 1.2 or newer) after checking that the key matches the certificate. */
@@ -106,6 +113,7 @@ export function acceptTls(
       clearTimeout(timer);
       secure.removeListener("close", onClose);
       secure.setNoDelay(true);
+      options.onSecure?.(secure);
       resolve(secure);
     });
     // Stays attached after the handshake: a late "error" with no listener

@@ -195,6 +195,13 @@ class NodeSocketTransport implements SocketTransport {
     try {
       secure = await acceptTls(raw, context, {
         timeoutMs: this.#handshakeTimeoutMs,
+        onSecure: (socket) => {
+          // Listening at once (see AcceptTlsOptions.onSecure); bytes that
+          // come before the upgrade returns wait in the queue.
+          socket.on("error", ignore);
+          this.#socket = socket;
+          this.#attach(socket);
+        },
       });
     } catch (error) {
       this.#markEnded();
@@ -207,10 +214,7 @@ class NodeSocketTransport implements SocketTransport {
       secure.destroy();
       throw closedError();
     }
-    this.#socket = secure;
     this.#tls = describeTls(secure);
-    secure.on("error", ignore);
-    this.#attach(secure);
   }
 
   close(): void {
