@@ -3,6 +3,7 @@
  * and the Deno version it tells people to run must be the pinned one.
  */
 import assert from "node:assert/strict";
+import { START_V8_FLAGS } from "./helpers/relay_process.ts";
 import { parseConfig } from "../relay/config.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -23,4 +24,10 @@ Deno.test("README's quick start uses the Deno version pinned in .deno-version", 
   assert.ok(used.length >= 2);
   for (const v of used) assert.equal(v, pinned);
   assert.equal(Deno.version.deno, pinned, "the tests run on the pinned Deno");
+});
+
+Deno.test("the compiled binary carries the V8 flags `deno task start` runs with", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks;
+  assert.deepEqual(START_V8_FLAGS, ["--v8-flags=--max-semi-space-size=8"]);
+  for (const flag of START_V8_FLAGS) assert.ok(tasks.compile.includes(flag), tasks.compile);
 });

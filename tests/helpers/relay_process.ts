@@ -7,6 +7,15 @@
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/**
+ * The V8 flags `deno task start` runs the relay with (deno.json), so that
+ * tests and the benchmark run the relay the way an operator does.
+ */
+export const START_V8_FLAGS: string[] = (
+  JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url))).tasks
+    .start as string
+).split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+
 /** Default test listeners: STARTTLS, implicit TLS, STARTTLS with AUTH before TLS. */
 export const TEST_LISTENERS = `
 [[listen]]
@@ -147,6 +156,7 @@ export class RelayProcess implements AsyncDisposable {
         "run",
         "--allow-all",
         "--unstable-kv",
+        ...START_V8_FLAGS,
         ...this.#denoFlags,
         this.#entry,
         "serve",
