@@ -77,8 +77,6 @@ export class DataReader {
     const n = chunk.length;
     let i = 0;
     let run = 0; // start of the bytes copied unchanged since the last edit
-    let nextCr = -2; // cached positions of the next CR and LF (-2: unknown)
-    let nextLf = -2;
     while (i < n) {
       switch (this.#state) {
         case LINE_START:
@@ -91,23 +89,39 @@ export class DataReader {
           }
           break;
         case TEXT: {
-          if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);
-          if (nextLf !== -1 && nextLf < i) nextLf = chunk.indexOf(LF, i);
-          const stop = nextCr === -1 ? nextLf : nextLf === -1 ? nextCr : Math.min(nextCr, nextLf);
-          if (stop === -1) {
-            this.#addToLine(n - i);
+          // One pass over the bytes. An ordinary line end (CR LF, then
+          // anything but a dot) needs no edit and no state change, so it is
+          // handled here; CR or LF in any other position stops the pass.
+          let j = i;
+          let line = this.#lineLength;
+          for (; j < n; j++) {
+            const b = chunk[j];
+            if (b > CR) {
+              line++;
+            } else if (b === CR) {
+              if (j + 2 >= n || chunk[j + 1] !== LF || chunk[j + 2] === DOT) break;
+              if (line > LINE_MAX - 2) this.#longLine = true;
+              line = 0;
+              j++; // the LF; the loop steps past it
+            } else if (b === LF) {
+              break;
+            } else {
+              line++;
+            }
+          }
+          this.#lineLength = line;
+          if (line > LINE_MAX - 2) this.#longLine = true;
+          if (j === n) {
             i = n;
-          } else if (chunk[stop] === CR) {
-            this.#addToLine(stop - i);
+          } else if (chunk[j] === CR) {
             this.#lineLength = 0;
-            i = stop + 1;
+            i = j + 1;
             this.#state = AFTER_CR;
           } else {
-            this.#addToLine(stop - i);
             this.#lineLength = 0;
-            this.#emit(out, chunk, run, stop);
+            this.#emit(out, chunk, run, j);
             this.#emitConstant(out, CRLF); // bare LF
-            run = i = stop + 1;
+            run = i = j + 1;
           }
           break;
         }
@@ -165,11 +179,6 @@ export class DataReader {
   /** Whether a bare LF or bare CR was seen (and normalised to CRLF). */
   get bareLineEnding(): boolean {
     return this.#bare;
-  }
-
-  #addToLine(octets: number): void {
-    this.#lineLength += octets;
-    if (this.#lineLength > LINE_MAX - 2) this.#longLine = true;
   }
 
   #emit(out: Uint8Array[], chunk: Uint8Array, from: number, to: number): void {

@@ -176,6 +176,19 @@ Deno.test("DataReader.longLine flags lines over 1000 octets including CRLF", () 
   assert.equal(bareLf.reader.longLine, false);
 });
 
+Deno.test("DataReader.longLine is exact for lines in the middle of a large chunk", () => {
+  const line = (n: number) => "a".repeat(n) + "\r\n";
+  const fits = decode([bytes(line(10) + line(998).repeat(3) + line(0) + line(5) + ".\r\n")]);
+  assert.equal(fits.reader.longLine, false);
+  assert.equal(fits.reader.bareLineEnding, false);
+  const over = decode([bytes(line(10) + line(998) + line(999) + line(998) + ".\r\n")]);
+  assert.equal(over.reader.longLine, true);
+  // The CR of a 998-octet line as the last byte of a chunk, its LF in the next.
+  const edge = decode([bytes(line(3) + "b".repeat(998) + "\r"), bytes("\n" + line(2) + ".\r\n")]);
+  assert.equal(edge.reader.longLine, false);
+  assert.equal(edge.content, line(3) + line(998).replaceAll("a", "b") + line(2));
+});
+
 Deno.test("DataReader.bareLineEnding stays false for strict CRLF input", () => {
   const got = decode([bytes("a\r\n\r\n.\r\n")]);
   assert.equal(got.reader.bareLineEnding, false);
