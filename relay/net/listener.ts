@@ -77,7 +77,10 @@ export function startListener(options: ListenerOptions): Promise<Listener> {
     if (mode !== "implicit") return deliver(socket, info);
     acceptTls(socket, secureContext!, {
       timeoutMs: options.handshakeTimeoutMs,
-    }).then((secure) => deliver(secure, info), report);
+      // From inside the handshake's end, so the transport listens before a
+      // byte can be buffered (see AcceptTlsOptions.onSecure).
+      onSecure: (secure) => deliver(secure, info),
+    }).catch(report);
   });
 
   function deliver(socket: net.Socket, info: ConnectionInfo): void {
