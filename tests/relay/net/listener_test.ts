@@ -7,6 +7,7 @@ import {
 import { createSecureContext } from "../../../relay/net/tls.ts";
 import type { Transport } from "../../../relay/net/transport.ts";
 import { TestSmtpClient } from "../../helpers/smtp_client.ts";
+import { countToEnd, withSessions } from "../../helpers/session_listener.ts";
 import { testCertificate } from "../../helpers/test_cert.ts";
 
 const decoder = new TextDecoder();
@@ -95,28 +96,10 @@ Deno.test("startListener() serves implicit TLS from the first byte", async () =>
 
 Deno.test("startListener() sees an implicit TLS client close after a burst sent with the handshake", async () => {
   const BYTES = 200_000;
-  let counted: Promise<number> | null = null;
-  const listener = await startListener({
-    port: 0,
-    address: "127.0.0.1",
-    tls: "implicit",
-    secureContext: createSecureContext(testCertificate()),
-    onConnection: (transport) => {
-      counted = (async () => {
-        let bytes = 0;
-        try {
-          for (let chunk; (chunk = await transport.read()) !== null;) bytes += chunk.length;
-          return bytes;
-        } finally {
-          transport.close();
-        }
-      })();
-    },
-  });
-  try {
+  await withSessions("implicit", countToEnd, async ({ port, results }) => {
     const conn = await Deno.connectTls({
       hostname: "127.0.0.1",
-      port: listener.port,
+      port,
       caCerts: [testCertificate().cert],
     });
     try {
@@ -125,18 +108,9 @@ Deno.test("startListener() sees an implicit TLS client close after a burst sent 
     } finally {
       conn.close();
     }
-    while (counted === null) await new Promise((r) => setTimeout(r, 10));
     // Before the transport listened from the handshake on, node:tls never ended this stream.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const got = await Promise.race([
-      counted,
-      new Promise<string>((r) => timer = setTimeout(() => r("no end of stream"), 5_000)),
-    ]);
-    clearTimeout(timer);
-    assert.equal(got, BYTES);
-  } finally {
-    await listener.close();
-  }
+    assert.deepEqual(await results(1, 5_000), [BYTES]);
+  });
 });
 
 Deno.test("startListener() drops a plaintext client on an implicit TLS port and keeps serving", async () => {

@@ -8,6 +8,7 @@ import {
   type Transport,
 } from "../../../relay/net/transport.ts";
 import { TestSmtpClient } from "../../helpers/smtp_client.ts";
+import { countToEnd, withSessions } from "../../helpers/session_listener.ts";
 import { testCertificate } from "../../helpers/test_cert.ts";
 
 const decoder = new TextDecoder();
@@ -175,20 +176,13 @@ Deno.test("socketTransport() upgradeTls() switches to TLS and drops bytes pipeli
 
 Deno.test("socketTransport() upgradeTls() sees the peer close after a burst that came with the handshake", async () => {
   const BYTES = 200_000;
-  const ended = deferred<number>();
   const session = async (transport: Transport) => {
-    try {
-      assert.equal(decoder.decode((await transport.read())!), "STARTTLS\r\n");
-      await transport.write("220 go ahead\r\n");
-      await transport.upgradeTls(createSecureContext(testCertificate()));
-      let bytes = 0;
-      for (let chunk; (chunk = await transport.read()) !== null;) bytes += chunk.length;
-      ended.resolve(bytes);
-    } finally {
-      transport.close();
-    }
+    assert.equal(decoder.decode((await transport.read())!), "STARTTLS\r\n");
+    await transport.write("220 go ahead\r\n");
+    await transport.upgradeTls(createSecureContext(testCertificate()));
+    return await countToEnd(transport);
   };
-  await withServer(session, async (port) => {
+  await withSessions("starttls", session, async ({ port, results }) => {
     const client = await TestSmtpClient.connect(port, { caCerts: [testCertificate().cert] });
     try {
       await client.sendRaw("STARTTLS\r\n");
@@ -200,13 +194,7 @@ Deno.test("socketTransport() upgradeTls() sees the peer close after a burst that
       await client.close();
     }
     // Without a "data" listener from the start, node:tls never ended this stream.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const got = await Promise.race([
-      ended.promise,
-      new Promise<string>((r) => timer = setTimeout(() => r("no end of stream"), 5_000)),
-    ]);
-    clearTimeout(timer);
-    assert.equal(got, BYTES);
+    assert.deepEqual(await results(1, 5_000), [BYTES]);
   });
 });
 
