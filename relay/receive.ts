@@ -55,11 +55,12 @@ export interface MessageSink {
    */
   commit(message: AcceptedMessage): Promise<{ copies: number }>;
   /**
-   * Stores a small message held in memory (`bytes`, with our header lines)
-   * and commits its queue entries, both durably, before it resolves; on
-   * failure nothing is queued and it throws. Resolves to the number of copies.
+   * Stores a small message held in memory (`parts`, in order, with our
+   * header lines) and commits its queue entries, both durably, before it
+   * resolves; on failure nothing is queued and it throws. Resolves to the
+   * number of copies.
    */
-  commitSmall(message: AcceptedMessage, bytes: Uint8Array): Promise<{ copies: number }>;
+  commitSmall(message: AcceptedMessage, parts: readonly Uint8Array[]): Promise<{ copies: number }>;
   /** Header lines (CRLF-ended) written below the Received header of a submission (X-Relay-ID). */
   stamp?(id: string, login: string): Promise<string>;
 }
@@ -166,7 +167,7 @@ export async function receiveMessage(input: ReceiveInput): Promise<DataOutcome> 
       void input.policy.observe(input.facts, { type: "refused", phase: "data", reply: refusal });
       return refusal;
     }
-    const small = body.bytes();
+    const small = body.parts();
     let size = body.size;
     const writer = body.writer;
     if (small === null && writer !== null) {

@@ -160,7 +160,7 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
       deps.onQueued?.();
       return { copies: entries.length - 1 };
     },
-    async commitSmall(message, bytes) {
+    async commitSmall(message, parts) {
       const entries: QueueEntry[] = [];
       // Copies share the original's range; the committer fills in where it lies.
       await buildEntries(message, entries, deps, () => Promise.resolve(""));
@@ -168,7 +168,7 @@ export function createQueueSink(deps: SinkDeps): MessageSink {
       deps.handoff?.expect(ids);
       let committed: Committed | null = null;
       try {
-        committed = await committer.submit(bytes, entries);
+        committed = await committer.submit(parts, entries);
       } finally {
         deps.handoff?.committed(ids, committed);
       }

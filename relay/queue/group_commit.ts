@@ -13,7 +13,7 @@
  */
 
 import type { GroupResult, QueueEntry } from "../../kv/queue.ts";
-import type { BodyRange, SegmentStore } from "./segments.ts";
+import { type Body, type BodyRange, bodySize, type SegmentStore } from "./segments.ts";
 
 /** What one batch did, for the log and tests. */
 export interface BatchStats {
@@ -51,7 +51,8 @@ export interface Committed {
 }
 
 interface Pending {
-  body: Uint8Array;
+  body: Body;
+  size: number;
   entries: QueueEntry[];
   resolve: (committed: Committed) => void;
   reject: (error: Error) => void;
@@ -68,14 +69,14 @@ export class GroupCommitter {
   }
 
   /**
-   * Stores `body` and commits `entries` (a message and its BCC/mirror copies,
+   * Stores `body` (its parts, in order) and commits `entries` (a message and its BCC/mirror copies,
    * which all get the same range). Resolves with the committed entries (and
    * the commit's versionstamp) once both are durable; rejects, with nothing
    * queued, otherwise.
    */
-  submit(body: Uint8Array, entries: QueueEntry[]): Promise<Committed> {
+  submit(body: Body, entries: QueueEntry[]): Promise<Committed> {
     const { promise, resolve, reject } = Promise.withResolvers<Committed>();
-    this.#waiting.push({ body, entries, resolve, reject });
+    this.#waiting.push({ body, size: bodySize(body), entries, resolve, reject });
     if (!this.#running) void this.#drain();
     return promise;
   }
@@ -96,7 +97,7 @@ export class GroupCommitter {
     let n = 0;
     let bytes = 0;
     while (n < this.#waiting.length && n < maxMessages) {
-      const size = this.#waiting[n].body.length;
+      const size = this.#waiting[n].size;
       if (n > 0 && bytes + size > maxBytes) break;
       bytes += size;
       n++;
@@ -153,7 +154,7 @@ export class GroupCommitter {
     const round = (ms: number) => Math.round(ms * 100) / 100;
     this.#options.onBatch?.({
       messages: batch.length,
-      bytes: batch.reduce((sum, p) => sum + p.body.length, 0),
+      bytes: batch.reduce((sum, p) => sum + p.size, 0),
       committed,
       syncMs: round(synced - started),
       commitMs: round(done - synced),

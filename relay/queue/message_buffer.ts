@@ -55,18 +55,13 @@ export class MessageBuffer {
     for (const part of held) await this.#writer.write(part);
   }
 
-  /** The whole message as one array while it is in memory; null once it moved to a file. */
-  bytes(): Uint8Array | null {
-    if (this.#writer !== null) return null;
-    if (this.#chunks.length === 1) return this.#chunks[0];
-    const out = new Uint8Array(this.#size);
-    let offset = 0;
-    for (const c of this.#chunks) {
-      out.set(c, offset);
-      offset += c.length;
-    }
-    this.#chunks = [out];
-    return out;
+  /**
+   * The message's octets in order while it is in memory (the copies `write`
+   * made, never joined: the segment write takes them as they are, issue #9);
+   * null once it moved to a file.
+   */
+  parts(): readonly Uint8Array[] | null {
+    return this.#writer === null ? this.#chunks : null;
   }
 
   /** Drops the message: memory, or the partial spool file. */

@@ -14,6 +14,16 @@
  * @module
  */
 
+/** A small message's body as it is stored: its parts in order (never joined into one array). */
+export type Body = readonly Uint8Array[];
+
+/** Octets in `body`. */
+export function bodySize(body: Body): number {
+  let size = 0;
+  for (const part of body) size += part.length;
+  return size;
+}
+
 /** Where one body lies inside a segment file. */
 export interface BodyRange {
   /** The segment's file name inside the spool directory. */
@@ -43,6 +53,12 @@ export const RECENT_BYTES = 8 * 1024 * 1024;
 const SEGMENT_NAME = /^seg-[0-9a-z]+\.seg$/;
 // Positional reads of a range; small bodies come back in one read.
 const READ_CHUNK = 256 * 1024;
+/**
+ * An append copies parts smaller than this together and writes each larger
+ * part as it is: for small mail one write per batch, and no second copy of a
+ * large body (issue #9: joining 100 KB bodies was a third of their garbage).
+ */
+const JOIN_BELOW = 16 * 1024;
 
 interface OpenSegment {
   name: string;
@@ -61,7 +77,7 @@ export class SegmentStore {
   #mine = new Set<string>();
   #recounting: Promise<string[]> | null = null;
   /** Durable bodies not read yet, by range, oldest first; `#recentSize` octets in all. */
-  #recent = new Map<string, Uint8Array>();
+  #recent = new Map<string, { body: Body; size: number }>();
   #recentSize = 0;
   #recentMax: number;
   /** The segment appends go to, open between batches (see {@linkcode closeFile}). */
@@ -89,12 +105,15 @@ export class SegmentStore {
   }
 
   /**
-   * Appends `bodies` to the current segment with ONE write and ONE fdatasync
-   * and returns their ranges; only after it resolves may entries point there.
-   * Callers must not overlap calls (the group committer runs one batch at a time).
+   * Appends `bodies` to the current segment with ONE fdatasync (and one write
+   * when they are small) and returns their ranges; only after it resolves may
+   * entries point there. Callers must not overlap calls (the group committer
+   * runs one batch at a time) and must not change the parts afterwards: the
+   * first read of a body may be served from them.
    */
-  async append(bodies: Uint8Array[]): Promise<BodyRange[]> {
-    const total = bodies.reduce((sum, b) => sum + b.length, 0);
+  async append(bodies: readonly Body[]): Promise<BodyRange[]> {
+    const sizes = bodies.map(bodySize);
+    const total = sizes.reduce((sum, n) => sum + n, 0);
     if (
       this.#current !== null && this.#current.size > 0 &&
       this.#current.size + total > this.#maxBytes
@@ -102,18 +121,18 @@ export class SegmentStore {
       await this.#rotate();
     }
     const segment = this.#current ?? await this.#create();
-    const data = new Uint8Array(total);
     const ranges: BodyRange[] = [];
     let at = 0;
-    for (const body of bodies) {
-      data.set(body, at);
-      ranges.push({ spool: segment.name, offset: segment.size + at, length: body.length });
-      at += body.length;
+    for (const size of sizes) {
+      ranges.push({ spool: segment.name, offset: segment.size + at, length: size });
+      at += size;
     }
     try {
       const file = await this.#appendFile(segment);
-      let written = 0;
-      while (written < data.length) written += await file.write(data.subarray(written));
+      for (const data of writeUnits(bodies)) {
+        let written = 0;
+        while (written < data.length) written += await file.write(data.subarray(written));
+      }
       // fdatasync also writes the new file size, which reading the appended bytes needs.
       await file.syncData();
     } catch (err) {
@@ -123,7 +142,7 @@ export class SegmentStore {
       throw err;
     }
     segment.size += total;
-    bodies.forEach((body, i) => this.#remember(ranges[i], body));
+    bodies.forEach((body, i) => this.#remember(ranges[i], body, sizes[i]));
     return ranges;
   }
 
@@ -161,14 +180,14 @@ export class SegmentStore {
     this.closeFile();
   }
 
-  #remember(range: BodyRange, body: Uint8Array): void {
-    if (body.length > this.#recentMax) return;
-    this.#recent.set(rangeKey(range), body);
-    this.#recentSize += body.length;
+  #remember(range: BodyRange, body: Body, size: number): void {
+    if (size > this.#recentMax) return;
+    this.#recent.set(rangeKey(range), { body, size });
+    this.#recentSize += size;
     for (const [key, old] of this.#recent) {
       if (this.#recentSize <= this.#recentMax) break;
       this.#recent.delete(key);
-      this.#recentSize -= old.length;
+      this.#recentSize -= old.size;
     }
   }
 
@@ -192,10 +211,10 @@ export class SegmentStore {
   async *read(range: BodyRange): AsyncIterable<Uint8Array> {
     const key = rangeKey(range);
     const recent = this.#recent.get(key);
-    if (recent !== undefined && recent.length === range.length) {
+    if (recent !== undefined && recent.size === range.length) {
       this.#recent.delete(key);
-      this.#recentSize -= recent.length;
-      yield recent;
+      this.#recentSize -= recent.size;
+      yield* recent.body;
       return;
     }
     using file = await Deno.open(`${this.dir}/${range.spool}`, { read: true });
@@ -291,6 +310,40 @@ export class SegmentStore {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
   }
+}
+
+/** What one append writes, in order: runs of small parts joined, large parts as they are. */
+function writeUnits(bodies: readonly Body[]): Uint8Array[] {
+  const units: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runSize = 0;
+  const endRun = () => {
+    if (run.length === 1) units.push(run[0]);
+    if (run.length > 1) {
+      const joined = new Uint8Array(runSize);
+      let at = 0;
+      for (const part of run) {
+        joined.set(part, at);
+        at += part.length;
+      }
+      units.push(joined);
+    }
+    run = [];
+    runSize = 0;
+  };
+  for (const body of bodies) {
+    for (const part of body) {
+      if (part.length >= JOIN_BELOW) {
+        endRun();
+        units.push(part);
+      } else if (part.length > 0) {
+        run.push(part);
+        runSize += part.length;
+      }
+    }
+  }
+  endRun();
+  return units;
 }
 
 /** A new segment name that sorts by creation time. */

@@ -49,7 +49,7 @@ async function harness(options: { maxMessages?: number; maxBytes?: number; dir?:
   };
 }
 
-const body = (text: string) => new TextEncoder().encode(text);
+const body = (text: string) => [new TextEncoder().encode(text)];
 
 async function bytesAt(store: SegmentStore, e: QueueEntry): Promise<string> {
   const file = await Deno.readFile(`${store.dir}/${e.spool}`);
@@ -84,7 +84,7 @@ Deno.test("GroupCommitter caps a batch by messages and by bytes", async () => {
   {
     await using h = await harness({ maxBytes: 250 });
     const sizes = [10, 100, 100, 100, 400, 10];
-    await Promise.all(sizes.map((n) => h.committer.submit(new Uint8Array(n), [entry()])));
+    await Promise.all(sizes.map((n) => h.committer.submit([new Uint8Array(n)], [entry()])));
     // 100+100 fit in 250, a third would not; 400 goes alone although over the cap.
     assert.deepEqual(h.batches.map((b) => b.bytes), [10, 200, 100, 400, 10]);
   }

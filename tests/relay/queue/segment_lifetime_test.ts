@@ -87,7 +87,7 @@ async function harness(sinkOptions: SmtpSinkOptions) {
       receivedAt: clock.now,
       cid: "t1",
     };
-    await queue.commitSmall(message, new TextEncoder().encode(bytes));
+    await queue.commitSmall(message, [new TextEncoder().encode(bytes)]);
     return { id, bytes };
   }
 
