@@ -28,6 +28,8 @@ Deno.test("README's quick start uses the Deno version pinned in .deno-version", 
 
 Deno.test("the compiled binary carries the V8 flags `deno task start` runs with", async () => {
   const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks;
-  assert.deepEqual(START_V8_FLAGS, ["--v8-flags=--max-semi-space-size=8"]);
+  assert.deepEqual(START_V8_FLAGS, [
+    "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=40",
+  ]);
   for (const flag of START_V8_FLAGS) assert.ok(tasks.compile.includes(flag), tasks.compile);
 });
