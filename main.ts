@@ -31,6 +31,7 @@ import { ConnectionCache } from "./relay/delivery/connection_cache.ts";
 import { QueueRunner } from "./relay/queue/runner.ts";
 import { Spool } from "./relay/queue/spool.ts";
 import { startSmtpServer } from "./relay/server.ts";
+import { fixMmapThreshold } from "./relay/native_memory.ts";
 
 /** Splits `--config FILE` / `--config=FILE` out of the arguments. */
 function takeConfigFlag(args: string[]): { path: string | null; rest: string[] } {
@@ -51,6 +52,8 @@ async function serve(
   baseLogger: Logger,
   flushLog: () => void = () => {},
 ): Promise<void> {
+  // First, before the runtime's threads allocate large blocks (see relay/native_memory.ts).
+  const mmapThreshold = fixMmapThreshold();
   const kv = await openStore(config.storage.kv);
   const spool = new Spool(config.storage.spool);
   await spool.init();
@@ -163,7 +166,15 @@ async function serve(
     logger,
     queue: spoolQueueAccess(spool, () => runner.wake()),
   });
-  logger.info("relay.started", { hostname: config.hostname, ports: server.ports.join(",") });
+  logger.info("relay.started", {
+    hostname: config.hostname,
+    ports: server.ports.join(","),
+    mmapThreshold: mmapThreshold.outcome === "set"
+      ? mmapThreshold.bytes
+      : mmapThreshold.outcome === "environment"
+      ? `MALLOC_MMAP_THRESHOLD_=${mmapThreshold.value}`
+      : `unchanged (${mmapThreshold.reason})`,
+  });
 
   const stop = async (signal: string) => {
     logger.info("relay.stopping", { signal });
