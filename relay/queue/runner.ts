@@ -65,6 +65,12 @@ export interface RunnerDeps {
   tlsPolicy?: TlsPolicy;
   /** Idle delivery connections reused across messages; the owner closes it after stop(). */
   connections?: ConnectionCache;
+  /**
+   * Issue #9: how long entries handed over by {@linkcode QueueRunner.committed}
+   * wait before they start deliveries (default {@linkcode HANDOVER_DELAY_MS});
+   * 0 starts them at once.
+   */
+  handoverDelayMs?: number;
   now: () => number;
   random?: () => number;
 }
@@ -80,6 +86,15 @@ export const READY_MAX = 1000;
  * bounced it while it waited.
  */
 export const HANDOVER_FRESH_MS = 1000;
+
+/**
+ * The session that queued a message usually sends QUIT right after its 250.
+ * On one JavaScript thread, a delivery started at once made that 221 wait for
+ * it: ~0.5 ms of an idle relay's ~2 ms from connect to 221. Waiting this long
+ * first answers the client, then delivers; under load the workers that are
+ * running take hand-overs as they free up, so nothing waits for the timer.
+ */
+export const HANDOVER_DELAY_MS = 3;
 
 /** An entry handed over by the sink, and when (the runner's clock). */
 interface Handover {
@@ -104,6 +119,8 @@ export class QueueRunner {
   #ready = new Map<string, Handover>();
   /** Starts workers for new hand-overs while a {@linkcode runDue} is running. */
   #spawn: (() => void) | null = null;
+  /** The timer that starts deliveries for new hand-overs (see {@linkcode HANDOVER_DELAY_MS}). */
+  #kick: ReturnType<typeof setTimeout> | null = null;
   /** Issue #9: attempts that finish while one settle commit runs share the next commit. */
   #settler: Batcher<Settlement, boolean | Error>;
 
@@ -200,8 +217,19 @@ export class QueueRunner {
         at: this.#deps.now(),
       });
     }
-    this.#spawn?.();
-    this.wake();
+    this.#kickSoon();
+  }
+
+  /** Starts workers for hand-overs, and wakes the loop, once the hand-over delay is over. */
+  #kickSoon(): void {
+    const delay = this.#deps.handoverDelayMs ?? HANDOVER_DELAY_MS;
+    const kick = () => {
+      this.#kick = null;
+      this.#spawn?.();
+      this.wake();
+    };
+    if (delay <= 0) kick();
+    else this.#kick ??= setTimeout(kick, delay);
   }
 
   #takeReady(): Handover | null {
@@ -240,6 +268,8 @@ export class QueueRunner {
   /** Stops the loop after the attempts in flight are recorded (no new attempt starts). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#kick !== null) clearTimeout(this.#kick);
+    this.#kick = null;
     this.#wake?.();
     await this.#loop;
   }

@@ -33,7 +33,7 @@ const MINUTE = 60_000;
 /** A runner wired to real loopback peers; everything is closed by dispose. */
 async function harness(
   sinkOptions: SmtpSinkOptions = {},
-  options: { nameserver?: string; handoff?: boolean } = {},
+  options: { nameserver?: string; handoff?: boolean; handoverDelayMs?: number } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "relay-runner-" });
   const kv = await openStore(`${dir}/relay.kv`);
@@ -71,6 +71,7 @@ async function harness(
     concurrency: 4,
     perDestination: 2,
     warnAfterMs: null,
+    handoverDelayMs: options.handoverDelayMs,
     now: () => clock.now,
     random: () => 0.5,
   });
@@ -140,6 +141,7 @@ async function harness(
     logger,
     submit,
     async [Symbol.asyncDispose]() {
+      await runner.stop();
       await sink.close();
       await dns.close();
       kv.close();
@@ -385,6 +387,20 @@ Deno.test("QueueRunner delivers what the sink hands over without reading it back
   assert.deepEqual(await listQueue(h.kv), []);
   assert.equal(await h.runner.runDue(), 0);
   assert.equal(h.sink.messages.length, 2);
+});
+
+Deno.test("QueueRunner starts a hand-over's delivery after the hand-over delay, so the session answers first", async () => {
+  await using h = await harness({}, { handoff: true, handoverDelayMs: 300 });
+  // The loop sleeps until a wake-up: only the hand-over can start this delivery.
+  h.runner.start({ sweepMs: 60_000 });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const queued = performance.now();
+  await h.submit({ from: "user@example.net", to: ["a@far.example"] });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(h.sink.connections, 0, "no delivery within the delay");
+  await h.sink.waitForMessages(1);
+  const waited = performance.now() - queued;
+  assert.ok(waited >= 290, `delivered ${waited.toFixed(0)} ms after the commit`);
 });
 
 Deno.test("QueueRunner leaves an id alone while its commit runs; with an unknown outcome the schedule delivers it", async () => {
