@@ -44,9 +44,11 @@ export interface SegmentOptions {
 export const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 /**
- * Bodies just made durable are usually read once, moments later, by their
- * delivery: serving that read from memory saves an open, a seek and a read per
- * message. Bounded; oldest first out; a body not in memory is read from disk.
+ * Bodies just made durable are usually read moments later by their delivery
+ * (twice for an authenticated message: the DKIM signer reads its header
+ * first): serving those reads from memory saves an open, a seek and a read
+ * each. A body is kept until its entry lets go of it ({@linkcode SegmentStore.forget})
+ * or the bound pushes it out, oldest first; a body not in memory is read from disk.
  */
 export const RECENT_BYTES = 8 * 1024 * 1024;
 
@@ -191,6 +193,15 @@ export class SegmentStore {
     }
   }
 
+  /** Drops a body from memory: its queue entry is gone (a copy sharing it reads from disk). */
+  forget(range: BodyRange): void {
+    const key = rangeKey(range);
+    const recent = this.#recent.get(key);
+    if (recent === undefined) return;
+    this.#recent.delete(key);
+    this.#recentSize -= recent.size;
+  }
+
   /** Counts `n` more queue entries referencing `name` (before their commit, so no reader races it). */
   pin(name: string, n: number): void {
     this.#refs.set(name, this.references(name) + n);
@@ -207,13 +218,10 @@ export class SegmentStore {
     if (this.#closed.has(name)) await this.#delete(name);
   }
 
-  /** Streams one body's octets (from memory the first time after its append, if still kept). */
+  /** Streams one body's octets (from memory while it is kept there, see {@linkcode RECENT_BYTES}). */
   async *read(range: BodyRange): AsyncIterable<Uint8Array> {
-    const key = rangeKey(range);
-    const recent = this.#recent.get(key);
+    const recent = this.#recent.get(rangeKey(range));
     if (recent !== undefined && recent.size === range.length) {
-      this.#recent.delete(key);
-      this.#recentSize -= recent.size;
       yield* recent.body;
       return;
     }

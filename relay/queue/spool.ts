@@ -154,11 +154,12 @@ export class Spool {
 
   /**
    * Lets go of a queue entry's body once the entry is gone from KV: a file of
-   * its own is removed; a range drops one reference to its segment, which is
-   * deleted when none is left.
+   * its own is removed; a range leaves memory and drops one reference to its
+   * segment, which is deleted when none is left.
    */
   async release(entry: BodyRef): Promise<void> {
     if (entry.offset !== undefined) {
+      this.segments.forget({ spool: entry.spool, offset: entry.offset, length: entry.length ?? 0 });
       await this.segments.unpin(entry.spool, 1);
       return;
     }
