@@ -23,9 +23,17 @@
 import { clearHealth, countHealth } from "../../kv/account_health.ts";
 import { getAccount } from "../../kv/accounts.ts";
 import { recordComplaint } from "../../kv/complaints.ts";
-import { pruneUsage, readUsage, recordUsage, type Usage } from "../../kv/usage.ts";
+import {
+  MAX_USAGE_RECORDS,
+  pruneUsage,
+  readUsage,
+  recordUsages,
+  type Usage,
+  type UsageRecord,
+} from "../../kv/usage.ts";
 import { effectiveLimits } from "../../kv/usage_limits.ts";
 import { REPLY, type Reply } from "../smtp/reply.ts";
+import { Batcher } from "../queue/batcher.ts";
 import { checkAutoDisable } from "./auto_disable.ts";
 import { COMPLAINT_TYPES, FeedbackCollector, isFeedbackAddress } from "./complaints.ts";
 import { dataLimitVerdict, mailLimitVerdict, rcptLimitVerdict } from "./limits.ts";
@@ -54,6 +62,11 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
   const ended = new Map<string, number>();
   /** Hour each login's old counters were last pruned by this process. */
   const pruned = new Map<string, number>();
+  /** Issue #9: messages accepted while one usage commit runs are counted by the next one. */
+  const counter = new Batcher<UsageRecord, void>(async (records) => {
+    await recordUsages(kv, records);
+    return records.map(() => undefined);
+  }, { maxItems: MAX_USAGE_RECORDS });
   /** Usage read once per transaction: fresh at MAIL, reused by its RCPTs and DATA. */
   const txUsage = new Map<string, Promise<Usage>>();
   const usageOf = (cid: string, login: string, fresh: boolean): Promise<Usage> => {
@@ -193,12 +206,16 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
       if (login === null) return;
       const now = deps.now();
       if (event.type === "accepted") {
-        await recordUsage(kv, login, {
-          messages: 1,
-          recipients: event.recipients,
-          // BCC and mirror copies are extra data usage (seed).
-          bytes: event.size * (1 + event.copies),
-        }, now);
+        await counter.submit({
+          login,
+          delta: {
+            messages: 1,
+            recipients: event.recipients,
+            // BCC and mirror copies are extra data usage (seed).
+            bytes: event.size * (1 + event.copies),
+          },
+          now,
+        });
         await prune(login, now);
         return;
       }

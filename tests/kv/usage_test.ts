@@ -7,7 +7,16 @@ import {
   healthWindowStart,
   readHealth,
 } from "../../kv/account_health.ts";
-import { pruneUsage, readUsage, recordUsage, usageBucket, usageResetAt } from "../../kv/usage.ts";
+import {
+  MAX_USAGE_RECORDS,
+  pruneUsage,
+  readUsage,
+  recordUsage,
+  recordUsages,
+  usageBucket,
+  usageResetAt,
+} from "../../kv/usage.ts";
+import { usageKey } from "../../kv/keys.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -50,6 +59,52 @@ Deno.test("recordUsage() adds to every window and a new window starts at zero", 
   assert.equal(usage.month.bytes, 0);
   // Other accounts are not touched.
   assert.equal((await readUsage(kv, "other@example.net", T0)).day.messages, 0);
+});
+
+Deno.test("recordUsages() counts several submissions, sums on one key added up, in one commit", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const other = "other@example.net";
+  await recordUsages(kv, [
+    { login: LOGIN, delta: { messages: 1, recipients: 3, bytes: 1000 }, now: T0 },
+    { login: other, delta: { messages: 1, recipients: 1, bytes: 10 }, now: T0 },
+    { login: LOGIN, delta: { messages: 1, recipients: 2, bytes: 500 }, now: T0 + 10 * 60_000 },
+    // The next hour: a bucket of its own, the same day.
+    { login: LOGIN, delta: { messages: 1, recipients: 1, bytes: 1 }, now: T0 + HOUR },
+  ]);
+  const usage = await readUsage(kv, LOGIN, T0);
+  assert.deepEqual(usage.hour, { messages: 2, recipients: 5, bytes: 1500 });
+  assert.deepEqual(usage.day, { messages: 3, recipients: 6, bytes: 1501 });
+  assert.deepEqual((await readUsage(kv, other, T0)).month, {
+    messages: 1,
+    recipients: 1,
+    bytes: 10,
+  });
+  const health = await readHealth(kv, LOGIN, { now: T0 + HOUR, windowMs: 2 * HOUR });
+  assert.equal(health.accepted, 6);
+  // One commit: every key carries the same versionstamp.
+  const keys = [
+    usageKey(LOGIN, "hour", usageBucket("hour", T0), "messages"),
+    usageKey(LOGIN, "hour", usageBucket("hour", T0 + HOUR), "bytes"),
+    usageKey(other, "month", usageBucket("month", T0), "recipients"),
+  ];
+  const stamps = new Set((await kv.getMany(keys)).map((e) => e.versionstamp));
+  assert.equal(stamps.size, 1, [...stamps].join(", "));
+});
+
+Deno.test("recordUsages() writes nothing when one record is invalid or there are too many", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const good = { login: LOGIN, delta: { messages: 1, recipients: 1, bytes: 1 }, now: T0 };
+  await assert.rejects(
+    () => recordUsages(kv, [good, { ...good, delta: { ...good.delta, bytes: 0.5 } }]),
+    RangeError,
+  );
+  await assert.rejects(
+    () => recordUsages(kv, Array.from({ length: MAX_USAGE_RECORDS + 1 }, () => good)),
+    RangeError,
+  );
+  assert.equal((await readUsage(kv, LOGIN, T0)).month.messages, 0);
+  await recordUsages(kv, Array.from({ length: MAX_USAGE_RECORDS }, () => good));
+  assert.equal((await readUsage(kv, LOGIN, T0)).month.messages, MAX_USAGE_RECORDS);
 });
 
 Deno.test("recordUsage() refuses negative or fractional amounts", async () => {
