@@ -70,8 +70,13 @@ export interface ClientOptions {
 
 /** Slice size for a body given as one array, so dot-stuffing never copies it whole. */
 const BODY_SLICE = 64 * 1024;
-/** Largest last body chunk sent in one write with the end-of-data bytes. */
-const MERGE_LAST_CHUNK = 16 * 1024;
+/**
+ * Body chunks smaller than this are gathered and sent in one write, the last
+ * ones with the end-of-data bytes: a small message's header lines, its body
+ * and the final "." go out in one write (and one TCP segment). Larger chunks
+ * are written as they are: copying them to save a write costs more.
+ */
+const GATHER_BELOW = 16 * 1024;
 
 const VERB_STAGE: Record<string, ClientStage> = {
   EHLO: "ehlo",
@@ -223,15 +228,29 @@ export class SmtpClient {
     const { commandTimeoutMs, dataTimeoutMs } = this.#options;
     const stuffer = new DotStuffer();
     const source = body instanceof Uint8Array ? slices(body) : body;
-    // The last chunk is held back and sent with the end-of-data bytes: one
-    // write (and one TCP segment) for a small message instead of two.
-    let held: Uint8Array | null = null;
+    const send = (data: Uint8Array) =>
+      guard(io, this.#options, "data", io.write(data, commandTimeoutMs));
+    // Small chunks wait here (see GATHER_BELOW); the last of them go with the end.
+    const gathered: Uint8Array[] = [];
+    let gatheredSize = 0;
+    const takeGathered = (): Uint8Array | null => {
+      const data = gatheredSize === 0 ? null : joinChunks(gathered, gatheredSize);
+      gathered.length = 0;
+      gatheredSize = 0;
+      return data;
+    };
     try {
       for await (const chunk of source) {
         const wire = stuffer.push(chunk);
         if (wire.length === 0) continue;
-        if (held !== null) await guard(io, this.#options, "data", io.write(held, commandTimeoutMs));
-        held = wire;
+        if (gatheredSize + wire.length >= GATHER_BELOW && gatheredSize > 0) {
+          await send(takeGathered()!);
+        }
+        if (wire.length >= GATHER_BELOW) await send(wire);
+        else {
+          gathered.push(wire);
+          gatheredSize += wire.length;
+        }
       }
     } catch (error) {
       if (error instanceof SmtpClientError) throw error;
@@ -241,12 +260,7 @@ export class SmtpClient {
         { stage: "data", cause: error },
       );
     }
-    // A large last chunk goes alone: copying it to save one write costs more.
-    if (held !== null && held.length > MERGE_LAST_CHUNK) {
-      await guard(io, this.#options, "data", io.write(held, commandTimeoutMs));
-      held = null;
-    }
-    await guard(io, this.#options, "data", io.write(stuffer.end(held), commandTimeoutMs));
+    await send(stuffer.end(takeGathered()));
     return await guard(io, this.#options, "data", io.readReply(dataTimeoutMs));
   }
 
@@ -267,6 +281,18 @@ function isStartTlsFailure(error: unknown): error is SmtpClientError {
 
 function stageOf(line: string): ClientStage {
   return VERB_STAGE[line.split(" ", 1)[0].toUpperCase()] ?? "data";
+}
+
+/** `chunks` (`size` octets in all) as one array; a single chunk as it is. */
+function joinChunks(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 function* slices(body: Uint8Array): Generator<Uint8Array> {

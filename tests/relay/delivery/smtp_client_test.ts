@@ -448,6 +448,33 @@ Deno.test("sendTransaction() dot-stuffs the body so lines starting with a dot ar
   }
 });
 
+Deno.test("sendTransaction() gathers small body chunks and writes large ones as they are, byte for byte", async () => {
+  const sink = await startSmtpSink();
+  try {
+    // Sizes around the 16 KiB gathering bound; lines start with dots (to stuff),
+    // and the lone "." begins a line that the next chunk ends.
+    const sizes = [300, 16_382, 1, 16_383, 16_384, 5, 70_000, 2, 3, 40_000, 9];
+    const chunks = sizes.map((n, i) => {
+      if (n === 1) return ".";
+      if (n === 2) return "\r\n";
+      return `${i % 2 ? "." : "x"}${String.fromCharCode(97 + i).repeat(n - 3)}\r\n`;
+    });
+    const client = await SmtpClient.connect(options(sink.port));
+    try {
+      const sent = await sendTransaction(client, envelope(["a@sink.test"]), async function* () {
+        for (const chunk of chunks) yield encoder.encode(chunk);
+      });
+      assert.equal(sent.error, null);
+    } finally {
+      await client.quit();
+    }
+    const [message] = await sink.waitForMessages(1);
+    assert.equal(message.data, chunks.join(""));
+  } finally {
+    await sink.close();
+  }
+});
+
 Deno.test("sendTransaction() refuses a message over the advertised SIZE before MAIL", async () => {
   const sink = await startSmtpSink({ size: 1_000 });
   try {
