@@ -10,6 +10,7 @@
  * @module
  */
 
+import { joinBytes } from "../bytes.ts";
 import { DotStuffer } from "../smtp/dot_stuff.ts";
 import type { ParsedReply } from "../smtp/reply_parser.ts";
 import type { ClientSocket, TlsSession } from "./client_io.ts";
@@ -234,7 +235,7 @@ export class SmtpClient {
     const gathered: Uint8Array[] = [];
     let gatheredSize = 0;
     const takeGathered = (): Uint8Array | null => {
-      const data = gatheredSize === 0 ? null : joinChunks(gathered, gatheredSize);
+      const data = gathered.length <= 1 ? gathered[0] ?? null : joinBytes(gathered, gatheredSize);
       gathered.length = 0;
       gatheredSize = 0;
       return data;
@@ -281,18 +282,6 @@ function isStartTlsFailure(error: unknown): error is SmtpClientError {
 
 function stageOf(line: string): ClientStage {
   return VERB_STAGE[line.split(" ", 1)[0].toUpperCase()] ?? "data";
-}
-
-/** `chunks` (`size` octets in all) as one array; a single chunk as it is. */
-function joinChunks(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 function* slices(body: Uint8Array): Generator<Uint8Array> {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { joinBytes } from "../bytes.ts";
 import { parseContentType } from "../queue/bounce_text.ts";
 import { createTransferDecoder, type TransferDecoder } from "./transfer_decoder.ts";
 
@@ -107,7 +108,7 @@ export class MimeStream {
       let line = chunk.subarray(start, lf);
       if (this.#pendingSize > 0) {
         this.#pending.push(line);
-        line = concat(this.#pending, this.#pendingSize + line.length);
+        line = joinBytes(this.#pending, this.#pendingSize + line.length);
         this.#pending = [];
         this.#pendingSize = 0;
       }
@@ -120,7 +121,7 @@ export class MimeStream {
   /** Ends the message: flushes a last line without CRLF and closes the open part. */
   end(): void {
     if (this.#pendingSize > 0) {
-      const line = concat(this.#pending, this.#pendingSize);
+      const line = joinBytes(this.#pending, this.#pendingSize);
       this.#pending = [];
       this.#pendingSize = 0;
       this.#line(line, true);
@@ -134,7 +135,7 @@ export class MimeStream {
     this.#pending.push(piece.slice());
     this.#pendingSize += piece.length;
     if (this.#pendingSize < MAX_LINE) return;
-    const long = concat(this.#pending, this.#pendingSize);
+    const long = joinBytes(this.#pending, this.#pendingSize);
     this.#pending = [];
     this.#pendingSize = 0;
     this.#line(long, false);
@@ -296,16 +297,6 @@ function newHeader(inDigest: boolean): Phase {
 
 function isDelimiterCandidate(line: Uint8Array): boolean {
   return line.length >= 3 && line[0] === DASH && line[1] === DASH && line.length <= MAX_LINE;
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** The first field named `name` (RFC 2045 §5.1: the first Content-Type counts), unfolded. */

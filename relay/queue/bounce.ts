@@ -7,6 +7,7 @@
  * @module
  */
 
+import { joinBytes } from "../bytes.ts";
 import { rfc5322Date } from "./received.ts";
 import {
   asciiLine,
@@ -313,12 +314,5 @@ function safeBoundary(boundary: string, bodies: (Uint8Array | string)[]): string
 
 function concat(chunks: (Uint8Array | string)[]): Uint8Array {
   const encoder = new TextEncoder();
-  const bytes = chunks.map((c) => typeof c === "string" ? encoder.encode(c) : c);
-  const out = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let offset = 0;
-  for (const b of bytes) {
-    out.set(b, offset);
-    offset += b.length;
-  }
-  return out;
+  return joinBytes(chunks.map((c) => typeof c === "string" ? encoder.encode(c) : c));
 }

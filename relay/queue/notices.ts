@@ -7,6 +7,7 @@
  * @module
  */
 
+import { joinBytes } from "../bytes.ts";
 import { newQueueId, type QueueEntry, type QueueRecipient } from "../../kv/queue.ts";
 import type { RetryPolicy } from "./backoff.ts";
 import {
@@ -160,16 +161,6 @@ async function readOriginal(spool: Spool, entry: QueueEntry): Promise<Uint8Array
     total += chunk.length;
     if (!whole && total >= 256 * 1024) break;
   }
-  const head = concatChunks(chunks, total);
+  const head = joinBytes(chunks, total);
   return whole ? head : originalHeaders(head);
-}
-
-function concatChunks(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }

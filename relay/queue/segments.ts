@@ -14,6 +14,8 @@
  * @module
  */
 
+import { joinBytes } from "../bytes.ts";
+
 /** A small message's body as it is stored: its parts in order (never joined into one array). */
 export type Body = readonly Uint8Array[];
 
@@ -327,15 +329,7 @@ function writeUnits(bodies: readonly Body[]): Uint8Array[] {
   let runSize = 0;
   const endRun = () => {
     if (run.length === 1) units.push(run[0]);
-    if (run.length > 1) {
-      const joined = new Uint8Array(runSize);
-      let at = 0;
-      for (const part of run) {
-        joined.set(part, at);
-        at += part.length;
-      }
-      units.push(joined);
-    }
+    if (run.length > 1) units.push(joinBytes(run, runSize));
     run = [];
     runSize = 0;
   };
