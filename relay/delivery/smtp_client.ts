@@ -222,7 +222,8 @@ export class SmtpClient {
    * Streams a CRLF-normalised message after a 354 (RFC 5321 §4.5.2
    * dot-stuffing), ends it with CRLF "." CRLF and returns the final reply.
    * If the body source fails, the connection is closed without the final
-   * "." so the server drops the partial message.
+   * "." so the server drops the partial message. Small chunks are kept until
+   * they are sent (see GATHER_BELOW): a source must not reuse its arrays.
    */
   async sendBody(body: AsyncIterable<Uint8Array> | Uint8Array): Promise<ParsedReply> {
     const io = this.#io;

@@ -80,7 +80,7 @@ export class SegmentStore {
   /** Segments created by this process (named before the file exists). */
   #mine = new Set<string>();
   #recounting: Promise<string[]> | null = null;
-  /** Durable bodies not read yet, by range, oldest first; `#recentSize` octets in all. */
+  /** Durable bodies whose entries still need them, by range, oldest first; `#recentSize` octets in all. */
   #recent = new Map<string, { body: Body; size: number }>();
   #recentSize = 0;
   #recentMax: number;
@@ -112,8 +112,8 @@ export class SegmentStore {
    * Appends `bodies` to the current segment with ONE fdatasync (and one write
    * when they are small) and returns their ranges; only after it resolves may
    * entries point there. Callers must not overlap calls (the group committer
-   * runs one batch at a time) and must not change the parts afterwards: the
-   * first read of a body may be served from them.
+   * runs one batch at a time) and must not change the parts afterwards: reads
+   * of a body may be served from them.
    */
   async append(bodies: readonly Body[]): Promise<BodyRange[]> {
     const sizes = bodies.map(bodySize);

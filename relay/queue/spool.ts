@@ -147,7 +147,7 @@ export class Spool {
     while (true) {
       const n = await file.read(buffer);
       if (n === null) break;
-      // The consumer may hold on to a chunk until the next one: hand out a copy.
+      // The consumer may keep chunks after asking for more (delivery gathers small ones): copies.
       yield buffer.slice(0, n);
     }
   }
