@@ -235,18 +235,14 @@ export class SmtpClient {
     // Small chunks wait here (see GATHER_BELOW); the last of them go with the end.
     const gathered: Uint8Array[] = [];
     let gatheredSize = 0;
-    const takeGathered = (): Uint8Array | null => {
-      const data = gathered.length <= 1 ? gathered[0] ?? null : joinBytes(gathered, gatheredSize);
-      gathered.length = 0;
-      gatheredSize = 0;
-      return data;
-    };
     try {
       for await (const chunk of source) {
         const wire = stuffer.push(chunk);
         if (wire.length === 0) continue;
-        if (gatheredSize + wire.length >= GATHER_BELOW && gatheredSize > 0) {
-          await send(takeGathered()!);
+        if (gatheredSize > 0 && gatheredSize + wire.length >= GATHER_BELOW) {
+          await send(gathered.length === 1 ? gathered[0] : joinBytes(gathered, gatheredSize));
+          gathered.length = 0;
+          gatheredSize = 0;
         }
         if (wire.length >= GATHER_BELOW) await send(wire);
         else {
@@ -262,7 +258,7 @@ export class SmtpClient {
         { stage: "data", cause: error },
       );
     }
-    await send(stuffer.end(takeGathered()));
+    await send(stuffer.end(gathered));
     return await guard(io, this.#options, "data", io.readReply(dataTimeoutMs));
   }
 

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { joinBytes } from "../bytes.ts";
+
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
@@ -52,19 +54,15 @@ export class DotStuffer {
 
   /**
    * Returns the end-of-data bytes: a CRLF if the content lacked a final one,
-   * then ".\r\n"; after `held` (wire bytes from push() not sent yet) when given,
-   * so the last chunk and the terminator go out in one write.
+   * then ".\r\n"; after `held` (wire bytes from push() not sent yet, joined
+   * in the same copy) so the last chunks and the terminator go out in one write.
    */
-  end(held: Uint8Array | null = null): Uint8Array {
+  end(held: readonly Uint8Array[] = []): Uint8Array {
     if (this.#ended) throw new TypeError("Cannot end data: end() was already called");
     this.#ended = true;
     // An empty message is sent as a lone ".\r\n", which the reader decodes as empty.
     const tail = this.#empty || this.#atLineStart() ? END_AT_LINE_START : END_MID_LINE;
-    if (held === null || held.length === 0) return tail.slice();
-    const out = new Uint8Array(held.length + tail.length);
-    out.set(held);
-    out.set(tail, held.length);
-    return out;
+    return held.length === 0 ? tail.slice() : joinBytes([...held, tail]);
   }
 
   #atLineStart(): boolean {

@@ -52,9 +52,9 @@ Deno.test("DotStuffer.end(held) appends the terminator to the held-back last chu
   const decoder = new TextDecoder();
   const stuffer = new DotStuffer();
   const wire = stuffer.push(bytes(".hidden\r\nlast line"));
-  assert.equal(decoder.decode(stuffer.end(wire)), "..hidden\r\nlast line\r\n.\r\n");
+  assert.equal(decoder.decode(stuffer.end([wire])), "..hidden\r\nlast line\r\n.\r\n");
   const atLineStart = new DotStuffer();
-  assert.equal(decoder.decode(atLineStart.end(atLineStart.push(bytes("x\r\n")))), "x\r\n.\r\n");
+  assert.equal(decoder.decode(atLineStart.end([atLineStart.push(bytes("x\r\n"))])), "x\r\n.\r\n");
   // The shared terminator constants are never handed out.
   const empty = new DotStuffer();
   empty.end()[0] = 0;
