@@ -37,20 +37,15 @@ import { Batcher } from "../queue/batcher.ts";
 import { checkAutoDisable } from "./auto_disable.ts";
 import { COMPLAINT_TYPES, FeedbackCollector, isFeedbackAddress } from "./complaints.ts";
 import { dataLimitVerdict, mailLimitVerdict, rcptLimitVerdict } from "./limits.ts";
+import { boundMap, PerTransaction } from "./per_transaction.ts";
 import { matchRelayId } from "./relay_id.ts";
 import type { PolicyDeps, PolicyStage } from "./stage.ts";
 
-/** Entries kept per in-memory table before the oldest are dropped (connections that vanished). */
-const TABLE_MAX = 10_000;
 /** Health counters older than this are pruned (the longest `[auto_disable] window` is 30 days). */
 const HEALTH_KEEP_MS = 31 * 86_400_000;
 
 function replyKey(cid: string, reply: Reply): string {
   return `${cid}\n${JSON.stringify(reply.text)}`;
-}
-
-function bounded<K, V>(map: Map<K, V>): void {
-  while (map.size > TABLE_MAX) map.delete(map.keys().next().value as K);
 }
 
 /** Creates the "limits" stage. */
@@ -68,24 +63,13 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
     return records.map(() => undefined);
   }, { maxItems: MAX_USAGE_RECORDS });
   /** Usage read once per transaction: fresh at MAIL, reused by its RCPTs and DATA. */
-  const txUsage = new Map<string, Promise<Usage>>();
-  const usageOf = (cid: string, login: string, fresh: boolean): Promise<Usage> => {
-    const key = `${cid}\n${login}`;
-    let usage = fresh ? undefined : txUsage.get(key);
-    if (usage === undefined) {
-      usage = readUsage(kv, login, deps.now());
-      txUsage.delete(key);
-      txUsage.set(key, usage);
-      bounded(txUsage);
-    }
-    return usage;
-  };
+  const usageOf = new PerTransaction<Usage>((login) => readUsage(kv, login, deps.now()));
 
   const refuse = (cid: string, reply: Reply | null): Reply | null => {
     if (reply === null) return null;
     const key = replyKey(cid, reply);
     own.set(key, (own.get(key) ?? 0) + 1);
-    bounded(own);
+    boundMap(own);
     return reply;
   };
   /** Whether a refused event is one of ours (and forget it). */
@@ -102,7 +86,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
     const hour = Math.floor(now / 3_600_000);
     if (pruned.get(login) === hour) return;
     pruned.set(login, hour);
-    bounded(pruned);
+    boundMap(pruned);
     await pruneUsage(kv, login, now);
     await clearHealth(kv, login, now - HEALTH_KEEP_MS);
   }
@@ -143,7 +127,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
         return refuse(facts.cid, REPLY.accountAutoDisabled);
       }
       const now = deps.now();
-      const usage = await usageOf(facts.cid, account.login, true);
+      const usage = await usageOf.get(facts.cid, account.login, true);
       const limits = effectiveLimits(account.level, account.limits);
       return refuse(facts.cid, mailLimitVerdict(usage, limits, now, mail.params.size));
     },
@@ -152,7 +136,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
       const { account, facts } = ctx;
       if (facts.login === null || account === null) return null;
       const now = deps.now();
-      const usage = await usageOf(facts.cid, account.login, false);
+      const usage = await usageOf.get(facts.cid, account.login, false);
       const limits = effectiveLimits(account.level, account.limits);
       return refuse(facts.cid, rcptLimitVerdict(usage, limits, now, tx.recipients.length));
     },
@@ -175,7 +159,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
         async verdict() {
           // The accepted or refused event that follows this verdict takes it.
           ended.set(facts.cid, tx.recipients.length);
-          bounded(ended);
+          boundMap(ended);
           if (feedback !== null) {
             await complaint(feedback).catch((err) =>
               logger.error("complaint.error", { error: String(err) })
@@ -185,7 +169,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
           // The seed: no BCC or mirror copies of null-sender submissions.
           const copies = tx.from === null ? 0 : account.bcc.length + account.mirror.length;
           const now = deps.now();
-          const usage = await usageOf(facts.cid, account.login, false);
+          const usage = await usageOf.get(facts.cid, account.login, false);
           const limits = effectiveLimits(account.level, account.limits);
           return refuse(facts.cid, dataLimitVerdict(usage, limits, now, size * (1 + copies)));
         },
@@ -195,7 +179,7 @@ export function createLimitsStage(deps: PolicyDeps): PolicyStage {
     async observe(facts, event) {
       if (event.type !== "accepted" && event.type !== "refused") return;
       // The transaction is over: the next one reads its usage afresh.
-      if ("login" in facts && facts.login !== null) txUsage.delete(`${facts.cid}\n${facts.login}`);
+      if ("login" in facts && facts.login !== null) usageOf.forget(facts.cid, facts.login);
       const login = "login" in facts ? facts.login : null;
       const mine = event.type === "refused" && wasOwn(facts.cid, event.reply);
       let recipients = 0;

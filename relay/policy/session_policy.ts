@@ -13,6 +13,7 @@ import { dummyVerify, verifyPassword } from "../../kv/password.ts";
 import { REPLY, type Reply, toPermanent } from "../smtp/reply.ts";
 import type { AuthOutcome, RcptEntry, Transaction } from "../smtp/session.ts";
 import { AuthCache } from "./auth_cache.ts";
+import { PerTransaction } from "./per_transaction.ts";
 import { createConnectStage } from "./connect_stage.ts";
 import { createContentStage } from "./content_stage.ts";
 import { createGreylistStage } from "./greylist_stage.ts";
@@ -93,9 +94,11 @@ export function createSessionPolicy(
 ): SessionPolicy {
   const { kv } = deps;
   const authCache = new AuthCache({ now: deps.now });
-  const context = async (facts: SessionFacts): Promise<PolicyContext> => ({
+  /** The account is read once per transaction: fresh at MAIL, reused by its RCPTs and DATA. */
+  const accounts = new PerTransaction((login) => getAccount(kv, login));
+  const context = async (facts: SessionFacts, fresh: boolean): Promise<PolicyContext> => ({
     facts,
-    account: facts.login === null ? null : await getAccount(kv, facts.login),
+    account: facts.login === null ? null : await accounts.get(facts.cid, facts.login, fresh),
   });
   return {
     async checkConnection(facts) {
@@ -127,7 +130,7 @@ export function createSessionPolicy(
     },
 
     async checkMail(facts, mail) {
-      const ctx = await context(facts);
+      const ctx = await context(facts, true);
       if (facts.login !== null) {
         if (ctx.account === null || !ctx.account.enabled) return REPLY.authDisabled;
         if (!senderAllowed(ctx.account, mail.from)) return senderMismatch(ctx.account, mail.from!);
@@ -137,13 +140,13 @@ export function createSessionPolicy(
     },
 
     async checkRcpt(facts, tx, rcpt) {
-      const ctx = await context(facts);
+      const ctx = await context(facts, false);
       const reply = await firstRefusal(stages.map((s) => () => s.checkRcpt?.(ctx, tx, rcpt)));
       return applyErrorAction(ctx.account, reply);
     },
 
     async openContent(facts, tx) {
-      const ctx = await context(facts);
+      const ctx = await context(facts, false);
       const checks = stages.flatMap((s) => s.openContent?.(ctx, tx) ?? []);
       return {
         push(chunk) {
@@ -160,6 +163,10 @@ export function createSessionPolicy(
     },
 
     async observe(facts, event) {
+      // The transaction is over: the next one reads the account afresh.
+      if ((event.type === "accepted" || event.type === "refused") && "login" in facts) {
+        if (facts.login !== null) accounts.forget(facts.cid, facts.login);
+      }
       for (const stage of stages) {
         try {
           await stage.observe?.(facts, event);

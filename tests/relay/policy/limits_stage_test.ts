@@ -138,6 +138,28 @@ Deno.test("limits stage caps the recipients of one message and of the hour at RC
   assert.equal(await h.policy.checkRcpt(facts(null), tx(LOGIN), rcpt), null);
 });
 
+Deno.test("session policy reads the account once per transaction: an edit counts from the next MAIL", async () => {
+  using h = await harness();
+  const rcpt = { mailbox: splitAddress("a@far.example")!, notify: null, orcpt: null };
+  assert.equal(await h.policy.checkMail(facts(), mail(LOGIN)), null);
+  await updateAccount(h.kv, LOGIN, { limits: { recipientsPerMessage: 1 } }, T0);
+  // The transaction keeps the account it had at MAIL (no per-message cap yet).
+  assert.equal(await h.policy.checkRcpt(facts(), tx(LOGIN, "b@far.example"), rcpt), null);
+  // Another connection reads the account as it is now.
+  assert.match(
+    line(await h.policy.checkRcpt(facts(LOGIN, "c2"), tx(LOGIN, "b@far.example"), rcpt))!,
+    /^452 4\.5\.3 Too many recipients/,
+  );
+  // The next MAIL reads afresh, and so does a RCPT after the transaction ended.
+  await accepted(h, 2, 100);
+  assert.match(
+    line(await h.policy.checkRcpt(facts(), tx(LOGIN, "b@far.example"), rcpt))!,
+    /^452 4\.5\.3 Too many recipients/,
+  );
+  await updateAccount(h.kv, LOGIN, { enabled: false }, T0);
+  assert.match(line(await h.policy.checkMail(facts(), mail(LOGIN)))!, /^5\d\d /);
+});
+
 Deno.test("limits stage refuses after DATA when the data limit cannot hold the message and its copies", async () => {
   using h = await harness();
   await updateAccount(h.kv, LOGIN, { bcc: ["archive@example.net"] }, T0);
