@@ -7,9 +7,9 @@ import { boundMap, PerTransaction } from "../../../relay/policy/per_transaction.
 
 Deno.test("PerTransaction reads once per connection and login until asked to be fresh", async () => {
   const reads: string[] = [];
-  const values = new PerTransaction(async (login) => {
+  const values = new PerTransaction((login) => {
     reads.push(login);
-    return `${login}#${reads.length}`;
+    return Promise.resolve(`${login}#${reads.length}`);
   });
   assert.equal(await values.get("c1", "a@x", true), "a@x#1");
   assert.equal(await values.get("c1", "a@x", false), "a@x#1");
