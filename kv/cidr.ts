@@ -24,8 +24,9 @@ export type CidrParse = { ok: true; cidr: Cidr } | { ok: false; problem: string 
 /** The address as a number and its family, or null when `ip` is not an IP address. */
 export function ipToBigInt(ip: string): { family: 4 | 6; value: bigint } | null {
   if (isIPv4(ip)) {
-    const value = ip.split(".").reduce((n, octet) => (n << 8n) | BigInt(Number(octet)), 0n);
-    return { family: 4, value };
+    // One BigInt per address: it is parsed for every connection (mynetworks, blocks).
+    const value = ip.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+    return { family: 4, value: BigInt(value) };
   }
   // A zone index ("fe80::1%eth0") names an interface, not an address.
   if (!isIPv6(ip) || ip.includes("%")) return null;
