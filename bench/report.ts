@@ -101,9 +101,15 @@ export function tableRows(r: BenchResults): Row[] {
     row("accept rate, 1 KB", "msg/s", "accept1k", ratioMin(3), r.ceiling.accept1k),
     row("accept rate, 100 KB", "msg/s", "accept100k", ratioMin(2), r.ceiling.accept100k),
     row("end to end to the sink, 1 KB", "msg/s", "e2e1k", ratioMin(2)),
+    // Issue 9 gives this target twice: 0.45 ms, and "a third of Postfix's" (whose
+    // 1.37 ms it was taken from on another machine); both are judged.
     row("server CPU per message, 1 KB (accept run)", "ms", "cpuAccept1k", {
       kind: "max",
       value: 0.45,
+    }),
+    row("server CPU per message, 1 KB (accept run), share of Postfix's", "ms", "cpuAccept1k", {
+      kind: "ratio-max",
+      value: 1 / 3,
     }),
     row("server CPU per message, 1 KB (until delivered)", "ms", "cpuDelivered1k", null),
     row("server CPU per message, 100 KB (accept run)", "ms", "cpuAccept100k", null),
@@ -175,7 +181,9 @@ export function formatSamples(samples: readonly number[], unit: Row["unit"]): st
 function formatTarget(t: Target | null, unit: Row["unit"]): string {
   if (t === null) return "—";
   if (t.kind === "ratio-min") return `≥ ${t.value.toFixed(1)}×`;
-  if (t.kind === "ratio-max") return `≤ ${t.value.toFixed(1)}× (≤ Postfix)`;
+  if (t.kind === "ratio-max") {
+    return t.value === 1 ? "≤ 1.0× (≤ Postfix)" : `≤ ${t.value.toFixed(2)}×`;
+  }
   return `≤ ${t.value} ${unit}`;
 }
 

@@ -52,9 +52,9 @@ Deno.test("renderTable() gives one line per workload with ratio, target and verd
     },
   };
   const rows = tableRows(results);
-  assert.equal(rows.length, 12);
+  assert.equal(rows.length, 13);
   const lines = renderTable(rows).split("\n");
-  assert.equal(lines.length, 14);
+  assert.equal(lines.length, 15);
   assert.equal(
     lines[2],
     "| accept rate, 1 KB (msg/s) | 12,950 | 1,330 (1,300–1,350) | 4,000 (3,900–4,100) | " +
@@ -64,13 +64,18 @@ Deno.test("renderTable() gives one line per workload with ratio, target and verd
     lines[4],
     /^\| end to end to the sink, 1 KB \(msg\/s\) \| — \| — \| — \| — \| ≥ 2\.0× \| — \|$/,
   );
-  assert.match(lines[10], /connect to 221 \(ms\) \| 0\.16 \| 1\.40 \| 1\.20 \| 0\.86× \| ≤ 1\.0×/);
   assert.match(
-    lines[12],
+    lines[5],
+    /^\| server CPU per message, 1 KB \(accept run\) \(ms\) \|.*\| ≤ 0\.45 ms \|/,
+  );
+  assert.match(lines[6], /share of Postfix's \(ms\) \|.*\| ≤ 0\.33× \|/);
+  assert.match(lines[11], /connect to 221 \(ms\) \| 0\.16 \| 1\.40 \| 1\.20 \| 0\.86× \| ≤ 1\.0×/);
+  assert.match(
+    lines[13],
     /^\| 1000 idle connections \(RSS growth\) \(MiB\) \|.*\| 70\.5 \| — \| ≤ 64 MiB \| \*\*no\*\* \|$/,
   );
   assert.match(
-    lines[13],
+    lines[14],
     /^\| one 199 MB message \(RSS growth\) .*\| 12\.0 \| — \| ≤ 32 MiB \| yes \|$/,
   );
 });
