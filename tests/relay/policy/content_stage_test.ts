@@ -79,14 +79,15 @@ async function harness(configure: (c: RelayConfig) => void = () => {}) {
   await addDomain(kv, { name: "example.net" }, 0);
   await addAccount(kv, { type: "single", login: LOGIN, password: "pw-123456" }, 0);
   const policy = createSessionPolicy(deps, [createContentStage(deps)]);
-  /** The end-of-DATA verdict for `message` sent to `to`. */
+  let connections = 0;
+  /** The end-of-DATA verdict for `message` sent to `to`, on a new connection each time. */
   const submit = async (
     message: string,
     to: string[],
     login: string | null = LOGIN,
   ): Promise<Reply | null> => {
     const facts: SessionFacts = {
-      cid: "c1",
+      cid: `c${++connections}`,
       clientIp: "192.0.2.7",
       localPort: 587,
       login,
