@@ -31,6 +31,7 @@ import {
   hugeMessageCost,
   idleConnectionsCost,
   latencyRun,
+  relayBenchTarget,
   targetLatency,
   tlsAuthRun,
   waitDrained,
@@ -132,13 +133,7 @@ try {
   });
   stops.push({ what: `postfix ${postfix.masterPid}`, stop: () => postfix.stop() });
 
-  const relayTarget: BenchTarget = {
-    name: "relay",
-    port: relay.ports[0],
-    rootPid: relay.pid!,
-    sink: relaySink,
-    accepted: 0,
-  };
+  const relayTarget = relayBenchTarget(relay, relaySink);
   const postfixTarget: BenchTarget = {
     name: "postfix",
     port: postfix.port,
@@ -221,13 +216,7 @@ try {
       password,
     });
     stops.push({ what: `relay ${fresh.pid}`, stop: () => stopRelay(fresh) });
-    const t: BenchTarget = {
-      name: "relay",
-      port: fresh.ports[0],
-      rootPid: fresh.pid!,
-      sink,
-      accepted: 0,
-    };
+    const t = relayBenchTarget(fresh, sink);
     await targetLatency(t, 10); // warm: every code path of a message has run once
     log(`relay memory: ${opts.idleConnections} idle connections`);
     const idleMiB = await idleConnectionsCost(fresh.pid!, t.port, opts.idleConnections);

@@ -21,7 +21,7 @@ import { makeCertificate } from "./certificate.ts";
 import { median, treeCpuMs, waitUntil } from "./measure.ts";
 import { ensurePostfixInstalled, freePort, runSmtpSource, SmtpSink } from "./postfix_tools.ts";
 import { runParallel, type TlsAuthOptions, tlsAuthSession } from "./smtp_probe.ts";
-import { acceptRun, type BenchTarget, tlsAuthRun } from "./workloads.ts";
+import { acceptRun, type BenchTarget, relayBenchTarget, tlsAuthRun } from "./workloads.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -158,13 +158,7 @@ try {
     ...ACCOUNT,
   });
   stops.push(async () => void await relay.stop("SIGTERM"));
-  const target: BenchTarget = {
-    name: "relay",
-    port: relay.ports[0],
-    rootPid: relay.pid!,
-    sink,
-    accepted: 0,
-  };
+  const target = relayBenchTarget(relay, sink);
   log("warm-up");
   await runSmtpSource({
     port: floor.port,

@@ -9,7 +9,7 @@
 import { startBenchRelay } from "./bench_relay.ts";
 import { freePort, SmtpSink } from "./postfix_tools.ts";
 import { type CpuProfile, type FrameTime, topSelfFrames } from "./profile_summary.ts";
-import { acceptRun, type BenchTarget } from "./workloads.ts";
+import { acceptRun, relayBenchTarget } from "./workloads.ts";
 
 /** The project root as a file URL, stripped from the profile's script URLs. */
 const ROOT = new URL("../", import.meta.url).href;
@@ -34,13 +34,7 @@ export async function profileRelay(o: {
       denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
     });
     try {
-      const t: BenchTarget = {
-        name: "relay",
-        port: relay.ports[0],
-        rootPid: relay.pid!,
-        sink,
-        accepted: 0,
-      };
+      const t = relayBenchTarget(relay, sink);
       await acceptRun(t, o.run);
     } finally {
       // SIGTERM: the relay closes and exits, and Deno writes the profile on exit.

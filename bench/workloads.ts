@@ -17,6 +17,7 @@ import {
   treePssKiB,
   waitUntil,
 } from "./measure.ts";
+import type { RelayProcess } from "../tests/helpers/relay_process.ts";
 import { runSmtpSource, type SmtpSink } from "./postfix_tools.ts";
 import {
   oneMessageLatency,
@@ -38,6 +39,12 @@ export interface BenchTarget {
   sink: SmtpSink;
   /** Messages it accepted so far: the sink's count once drained. */
   accepted: number;
+}
+
+/** The bench target of a running relay process that relays to `sink`. */
+export function relayBenchTarget(relay: RelayProcess, sink: SmtpSink): BenchTarget {
+  if (relay.pid === null) throw new Error("Cannot measure the relay: it is not running");
+  return { name: "relay", port: relay.ports[0], rootPid: relay.pid, sink, accepted: 0 };
 }
 
 /** Longest wait for a server to deliver its backlog, and for one smtp-source run. */
