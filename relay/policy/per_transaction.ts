@@ -7,11 +7,17 @@
  * @module
  */
 
-/** Entries kept before the oldest are dropped (connections that vanished without a next MAIL). */
-export const PER_TRANSACTION_MAX = 10_000;
+/** Entries a table keeps before the oldest are dropped (connections that vanished). */
+export const TABLE_MAX = 10_000;
+/**
+ * Values kept per {@linkcode PerTransaction}: more than the open transactions
+ * of a busy node, and an evicted one is only read again. A transaction
+ * abandoned without an end (QUIT after MAIL) leaves its value until evicted.
+ */
+export const PER_TRANSACTION_MAX = 1_024;
 
 /** Drops the oldest entries of `map` beyond `max`. */
-export function boundMap<K, V>(map: Map<K, V>, max = PER_TRANSACTION_MAX): void {
+export function boundMap<K, V>(map: Map<K, V>, max = TABLE_MAX): void {
   while (map.size > max) map.delete(map.keys().next().value as K);
 }
 
@@ -33,7 +39,7 @@ export class PerTransaction<T> {
       // Re-inserted so that the map's order is the order of use.
       this.#values.delete(key);
       this.#values.set(key, value);
-      boundMap(this.#values);
+      boundMap(this.#values, PER_TRANSACTION_MAX);
       // A failed read is not kept: the next call reads again.
       value.catch(() => {
         if (this.#values.get(key) === value) this.#values.delete(key);

@@ -3,7 +3,11 @@
  * a fresh read on demand, forgetting, failed reads not kept, the bound.
  */
 import assert from "node:assert/strict";
-import { boundMap, PerTransaction } from "../../../relay/policy/per_transaction.ts";
+import {
+  boundMap,
+  PER_TRANSACTION_MAX,
+  PerTransaction,
+} from "../../../relay/policy/per_transaction.ts";
 
 Deno.test("PerTransaction reads once per connection and login until asked to be fresh", async () => {
   const reads: string[] = [];
@@ -35,4 +39,12 @@ Deno.test("boundMap drops the oldest entries beyond its bound", () => {
   const map = new Map([["a", 1], ["b", 2], ["c", 3], ["d", 4]]);
   boundMap(map, 2);
   assert.deepEqual([...map.keys()], ["c", "d"]);
+});
+
+Deno.test("PerTransaction keeps at most PER_TRANSACTION_MAX values; an evicted one is read again", async () => {
+  let reads = 0;
+  const values = new PerTransaction(() => Promise.resolve(++reads));
+  for (let i = 0; i <= PER_TRANSACTION_MAX; i++) await values.get(`c${i}`, "a@x", true);
+  assert.equal(await values.get(`c${PER_TRANSACTION_MAX}`, "a@x", false), PER_TRANSACTION_MAX + 1);
+  assert.equal(await values.get("c0", "a@x", false), PER_TRANSACTION_MAX + 2, "c0 was evicted");
 });
