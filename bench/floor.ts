@@ -81,23 +81,25 @@ async function startFloor(
     } catch { /* already gone */ }
     await child.status;
   };
+  // A responder that never says its port is killed, which ends the read below.
+  const timer = setTimeout(() => void stop(), 30_000);
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
-    const timer = setTimeout(() => void stop(), 30_000);
     while (!text.includes("\n")) {
       const { value, done } = await reader.read();
       if (done) throw new Error("Cannot start the floor responder: it exited before listening");
       text += value;
     }
-    clearTimeout(timer);
-    reader.releaseLock();
-    void child.stdout.cancel().catch(() => {});
     const { port } = JSON.parse(text.split("\n")[0]) as { port: number };
     return { pid: child.pid, port, stop };
   } catch (err) {
     await stop();
     throw err;
+  } finally {
+    clearTimeout(timer);
+    // It prints nothing more; stop reading its output.
+    void reader.cancel().catch(() => {});
   }
 }
 
