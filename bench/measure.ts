@@ -78,7 +78,12 @@ export function processTree(root: number): ProcStat[] {
   return tree;
 }
 
-/** CPU time (user + system) used so far by the tree under `root`, in milliseconds. */
+/**
+ * CPU time (user + system) used so far by the tree under `root`, in
+ * milliseconds. The kernel truncates each process's time to whole ticks
+ * (10 ms), so a tree of many short-lived processes reads low, or 0, on a
+ * short load: measure over thousands of messages.
+ */
 export function treeCpuMs(root: number): number {
   return processTree(root).reduce((sum, s) => sum + s.cpuTicks, 0) * 1000 / USER_HZ;
 }
