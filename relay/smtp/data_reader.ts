@@ -13,6 +13,8 @@
  * @module
  */
 
+import { octetText } from "../bytes.ts";
+
 /** What one pushed chunk produced. */
 export interface DataChunk {
   /** Decoded bytes to append, in order; views of the input or shared constants, never to be mutated. */
@@ -31,6 +33,8 @@ const JUST_LF = CRLF.subarray(1);
 const EMPTY = new Uint8Array(0);
 // RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
 const LINE_MAX = 1000;
+// Below this many octets left in a chunk, the byte loop alone is as fast.
+const SEARCH_FROM = 256;
 
 // Where the decoder is, relative to the last real CRLF.
 /** At the start of a line: after a real CRLF, or at the start of the data. */
@@ -77,6 +81,7 @@ export class DataReader {
     const n = chunk.length;
     let i = 0;
     let run = 0; // start of the bytes copied unchanged since the last edit
+    let text: string | undefined; // the chunk as octetText(), made when first searched
     while (i < n) {
       switch (this.#state) {
         case LINE_START:
@@ -94,6 +99,21 @@ export class DataReader {
           // handled here; CR or LF in any other position stops the pass.
           let j = i;
           let line = this.#lineLength;
+          if (n - j >= SEARCH_FROM) {
+            // Ordinary lines by native string search, a line per step (a
+            // fifth of the byte loop's time on a 64 KiB chunk); anything else
+            // stops it where the byte loop below takes over and stops too.
+            text ??= octetText(chunk);
+            for (;;) {
+              const cr = text.indexOf("\r", j);
+              if (cr === -1 || cr + 2 >= n || chunk[cr + 1] !== LF || chunk[cr + 2] === DOT) break;
+              if (text.indexOf("\n", j) !== cr + 1) break; // a bare LF before it
+              line += cr - j;
+              if (line > LINE_MAX - 2) this.#longLine = true;
+              line = 0;
+              j = cr + 2;
+            }
+          }
           for (; j < n; j++) {
             const b = chunk[j];
             if (b > CR) {

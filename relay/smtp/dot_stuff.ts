@@ -7,13 +7,14 @@
  * @module
  */
 
-import { joinBytes } from "../bytes.ts";
+import { joinBytes, octetText } from "../bytes.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const END_AT_LINE_START = new Uint8Array([DOT, CR, LF]);
 const END_MID_LINE = new Uint8Array([CR, LF, DOT, CR, LF]);
+const CRLF_DOT = "\r\n.";
 
 /** Turns CRLF-normalised message content into DATA wire bytes, chunk by chunk. */
 export class DotStuffer {
@@ -31,9 +32,12 @@ export class DotStuffer {
     // Offsets of the dots to double: at a line start (content start or after CRLF).
     const dots: number[] = [];
     if (chunk[0] === DOT && this.#atLineStart()) dots.push(0);
-    for (let lf = chunk.indexOf(LF); lf !== -1 && lf + 1 < n; lf = chunk.indexOf(LF, lf + 1)) {
-      const cr = lf > 0 ? chunk[lf - 1] : this.#last;
-      if (cr === CR && chunk[lf + 1] === DOT) dots.push(lf + 1);
+    else if (chunk[0] === LF && this.#last === CR && chunk[1] === DOT) dots.push(1);
+    // Inside the chunk, CR LF "." (which cannot overlap itself): one native
+    // string search instead of a byte search per line.
+    const text = octetText(chunk);
+    for (let at = text.indexOf(CRLF_DOT); at !== -1; at = text.indexOf(CRLF_DOT, at + 3)) {
+      dots.push(at + 2);
     }
     this.#beforeLast = n > 1 ? chunk[n - 2] : this.#last;
     this.#last = chunk[n - 1];

@@ -221,33 +221,84 @@ function randomSplit(wire: Uint8Array, random: () => number): Uint8Array[] {
   return chunks;
 }
 
+// Stuffs `message`, adds `trailing`, decodes the wire cut by `split`, and checks
+// the result against the reference: content, rest, size, limits and flags.
+function assertRoundTrip(
+  message: Uint8Array,
+  trailing: Uint8Array,
+  split: (wire: Uint8Array) => Uint8Array[],
+  maxSize: number,
+  label: string,
+): void {
+  const stuffer = new DotStuffer();
+  const wireParts = split(message).map((c) => stuffer.push(c));
+  wireParts.push(stuffer.end());
+  const wire = concat([...wireParts, trailing]);
+
+  const text = show(message);
+  const expected = normalize(message) + (text === "" || text.endsWith("\r\n") ? "" : "\r\n");
+  const got = decode(split(wire), maxSize);
+  assert.equal(got.doneCount, 1, label);
+  assert.equal(got.rest, show(trailing), label);
+  assert.equal(got.reader.size, expected.length, label);
+  assert.equal(got.reader.tooLarge, expected.length > maxSize, label);
+  if (got.reader.tooLarge) {
+    assert.ok(expected.startsWith(got.content) && got.content.length <= maxSize, label);
+  } else {
+    assert.equal(got.content, expected, label);
+  }
+  assert.equal(got.reader.bareLineEnding, /\r(?!\n)|(?<!\r)\n/.test(text), label);
+  const longest = Math.max(0, ...expected.split("\r\n").map((l) => l.length));
+  assert.equal(got.reader.longLine, longest + 2 > 1000, label);
+}
+
 Deno.test("DataReader fuzz: DotStuffer output decodes back to the normalized message", () => {
   const random = prng(20240607);
   for (let round = 0; round < 10000; round++) {
     const message = randomMessage(random);
-    const stuffer = new DotStuffer();
-    const wireParts = randomSplit(message, random).map((c) => stuffer.push(c));
-    wireParts.push(stuffer.end());
     const trailing = random() < 0.5 ? bytes("QUIT\r\n") : randomMessage(random);
-    const wire = concat([...wireParts, trailing]);
-
-    const text = show(message);
-    const expected = normalize(message) + (text === "" || text.endsWith("\r\n") ? "" : "\r\n");
     const maxSize = random() < 0.2 ? Math.floor(random() * 80) : 1 << 30;
-    const got = decode(randomSplit(wire, random), maxSize);
-    const label = `round ${round}: ${JSON.stringify(text)}`;
-    assert.equal(got.doneCount, 1, label);
-    assert.equal(got.rest, show(trailing), label);
-    assert.equal(got.reader.size, expected.length, label);
-    assert.equal(got.reader.tooLarge, expected.length > maxSize, label);
-    if (got.reader.tooLarge) {
-      assert.ok(expected.startsWith(got.content) && got.content.length <= maxSize, label);
-    } else {
-      assert.equal(got.content, expected, label);
-    }
-    assert.equal(got.reader.bareLineEnding, /\r(?!\n)|(?<!\r)\n/.test(text), label);
-    const longest = Math.max(0, ...expected.split("\r\n").map((l) => l.length));
-    assert.equal(got.reader.longLine, longest + 2 > 1000, label);
+    const label = `round ${round}: ${JSON.stringify(show(message))}`;
+    assertRoundTrip(message, trailing, (wire) => randomSplit(wire, random), maxSize, label);
+  }
+});
+
+// Mail-like text of many lines (the reader's string search runs on chunks of
+// 256 octets and more): mostly CRLF lines of 0-120 octets, some over 998, and
+// now and then a leading dot, a bare CR or LF, or a lone "." line.
+function randomLines(random: () => number): Uint8Array {
+  const endings = ["\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", "\r\n.\r"];
+  let text = "";
+  const lines = Math.floor(random() * 400);
+  for (let i = 0; i < lines; i++) {
+    if (random() < 0.05) text += random() < 0.5 ? "." : "..";
+    const length = random() < 0.01 ? 990 + Math.floor(random() * 20) : Math.floor(random() * 120);
+    text += "x".repeat(length);
+    text += random() < 0.03 ? endings[Math.floor(random() * endings.length)] : "\r\n";
+  }
+  if (random() < 0.3) text += "tail without a line end";
+  return bytes(text);
+}
+
+// Cuts `wire` into chunks of up to 70,000 octets, some small, at any offset.
+function randomLargeSplit(wire: Uint8Array, random: () => number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < wire.length;) {
+    const size = 1 + Math.floor(random() * (random() < 0.2 ? 8 : 70_000));
+    chunks.push(wire.subarray(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+Deno.test("DataReader fuzz: many-line messages in large chunks decode like the reference", () => {
+  const random = prng(20261208);
+  for (let round = 0; round < 400; round++) {
+    const message = randomLines(random);
+    const trailing = random() < 0.5 ? bytes("QUIT\r\n") : randomLines(random);
+    const maxSize = random() < 0.2 ? Math.floor(random() * 20_000) : 1 << 30;
+    const label = `round ${round}`;
+    assertRoundTrip(message, trailing, (wire) => randomLargeSplit(wire, random), maxSize, label);
   }
 });
 
@@ -294,4 +345,20 @@ Deno.test("DataReader fuzz: smuggling-shaped input ends exactly at the first CRL
     }
   }
   assert.ok(ended > 100 && ended < 2900, `terminated ${ended} times`);
+});
+
+Deno.test("DotStuffer fuzz: doubles exactly the dots that start a CRLF line, at any split", () => {
+  const random = prng(20261208);
+  for (let round = 0; round < 5000; round++) {
+    const message = randomMessage(random);
+    const stuffer = new DotStuffer();
+    // The chunks are views at odd offsets of one buffer, as socket reads are.
+    const wire = show(concat(randomSplit(message, random).map((c) => stuffer.push(c))));
+    const text = show(message);
+    assert.equal(
+      wire,
+      text.replace(/(^|\r\n)\./g, "$1.."),
+      `round ${round}: ${JSON.stringify(text)}`,
+    );
+  }
 });
