@@ -108,6 +108,8 @@ function ignore(): void {}
 export class QueueRunner {
   #deps: RunnerDeps;
   #inFlight = new Set<string>();
+  /** Entries whose attempt threw, left alone until then: an error must not become a busy loop. */
+  #erroredUntil = new Map<string, number>();
   #slots = new Map<string, number>();
   #waiters = new Map<string, (() => void)[]>();
   #stopped = false;
@@ -293,6 +295,11 @@ export class QueueRunner {
   async #process(id: string, fresh: Handover | null = null): Promise<void> {
     // Listed while it was handed over (or listed twice): one attempt at a time.
     if (this.#inFlight.has(id)) return;
+    const until = this.#erroredUntil.get(id);
+    if (until !== undefined) {
+      if (until > this.#deps.now()) return;
+      this.#erroredUntil.delete(id);
+    }
     const handed = fresh ?? this.#ready.get(id) ?? null;
     this.#ready.delete(id);
     this.#inFlight.add(id);
@@ -305,6 +312,8 @@ export class QueueRunner {
       await this.#attempt(read);
     } catch (err) {
       this.#deps.logger.error("delivery.error", { id, error: String(err) });
+      const delay = retryDelay(1, this.#deps.retry, (this.#deps.random ?? Math.random)());
+      this.#erroredUntil.set(id, this.#deps.now() + delay);
     } finally {
       this.#inFlight.delete(id);
     }
@@ -405,6 +414,10 @@ export class QueueRunner {
           retryDelay(attempts, this.#deps.retry, (this.#deps.random ?? Math.random)()),
       }
       : null;
+    // A report that cannot be built (a sender the DSN builder refuses, an
+    // unreadable body) must not undo the attempt: the recipients' outcomes are
+    // recorded anyway, so nobody gets the message twice and it is not retried
+    // at once; the lost report is logged.
     const notices = await makeNotices({
       before: entry,
       after: { ...entry, recipients, attempts },
@@ -414,6 +427,9 @@ export class QueueRunner {
       hostname: this.#deps.hostname,
       spool: this.#deps.spool,
       retry: this.#deps.retry,
+    }).catch((err) => {
+      log.error("bounce.error", { id: entry.id, error: String(err) });
+      return { bounces: [], bccFailures: [], delayNotified: false };
     });
     if (next !== null && notices.delayNotified) next.delayNotifiedAt = now;
     await this.#settle(read, next, notices.bounces, notices.bccFailures);

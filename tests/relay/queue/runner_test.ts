@@ -472,3 +472,16 @@ Deno.test("QueueRunner reads a hand-over back once it waited past its freshness"
   await h.runner.runDue();
   assert.equal(h.sink.messages.length, 0, "the deletion wins over the stale hand-over");
 });
+
+Deno.test("QueueRunner records a failure whose bounce cannot be built, once, and does not retry at once", async () => {
+  await using h = await harness({
+    rcptReply: (r) => r.startsWith("gone@") ? "550 5.1.1 <gone@far.example>: no such user" : null,
+  });
+  // A quoted local part with a space: a valid sender the DSN builder refuses.
+  await h.submit({ from: '"john smith"@example.net', to: ["gone@far.example", "ok@far.example"] });
+  for (let i = 0; i < 3; i++) await h.runner.runDue();
+  assert.deepEqual(h.sink.messages.map((m) => m.recipients), [["ok@far.example"]]);
+  assert.deepEqual(await listQueue(h.kv), [], "the failed recipient is recorded, not retried");
+  assert.equal(h.logger.events.filter((e) => e.event === "bounce.error").length, 1);
+  assert.equal(h.logger.events.filter((e) => e.event === "delivery.error").length, 0);
+});
