@@ -101,7 +101,7 @@ export class DataReader {
           let line = this.#lineLength;
           if (n - j >= SEARCH_FROM) {
             // Ordinary lines by native string search, a line per step (a
-            // fifth of the byte loop's time on a 64 KiB chunk); anything else
+            // third of the byte loop's time on a 64 KiB chunk); anything else
             // stops it where the byte loop below takes over and stops too.
             text ??= octetText(chunk);
             for (;;) {
